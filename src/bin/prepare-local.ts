@@ -1,0 +1,32 @@
+// Run by `npm start` before PM2: creates ./data and, when a local MongoDB-protocol server
+// will be needed (MONGODB_URI unset, no mongod on PATH, nothing on 127.0.0.1:27017), builds
+// the embedded FerretDB program once. Kept out of ecosystem.config.js so a slow first build
+// shows its progress here instead of inside PM2.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadEnvFiles } from '../config/load-env.js';
+import { ensureFerretdbBinary, findMongod } from '../local/ferretdb-binary.js';
+import { isPortOpen } from '../local/port-probe.js';
+import { projectRoot } from '../local/project-root.js';
+
+loadEnvFiles();
+const root = projectRoot();
+for (const dir of ['data/redis', 'data/ferretdb', 'data/mongo']) {
+  mkdirSync(path.join(root, dir), { recursive: true });
+}
+if (!process.env.MONGODB_URI && !findMongod() && !(await isPortOpen('127.0.0.1', 27017))) {
+  try {
+    ensureFerretdbBinary(root);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+if (!process.env.REDIS_URL && !process.env.REDIS_HOST) {
+  const r = await isPortOpen('127.0.0.1', 6379);
+  process.stderr.write(
+    r
+      ? 'Reusing the Redis already answering on 127.0.0.1:6379.\n'
+      : 'Starting a local redis-server with ./redis.conf on 127.0.0.1:6379.\n',
+  );
+}

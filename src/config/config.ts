@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/** How a sent message reaches MongoDB. */
+export type PersistenceMode = 'write-through' | 'write-behind';
+
+/**
+ * The validated, frozen configuration every process is built from.
+ * Read once at start by {@link loadConfig}; passed down, never read from `process.env` again.
+ */
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  /** HTTP port of the API (and its ws endpoint). @defaultValue 3000 */
+  readonly port: number;
+  /** Interface the API binds. @defaultValue '127.0.0.1' */
+  readonly host: string;
+  readonly redis: {
+    /** Connection URL without the password (safe to log). */
+    readonly url: string;
+    /** Password, kept apart so that `url` can be logged. */
+    readonly password: string | undefined;
+    readonly username: string | undefined;
+    /** Logical database; the daemon subscribes to `__keyevent@<db>__:expired`. @defaultValue 0 */
+    readonly db: number;
+    /** Prefix of every key this application writes. @defaultValue '' */
+    readonly keyPrefix: string;
+    /** True when neither REDIS_URL nor REDIS_HOST was set: the local default is in use. */
+    readonly isLocalDefault: boolean;
+  };
+  readonly mongo: {
+    /** Connection URI with any password masked (safe to log). */
+    readonly safeUri: string;
+    readonly uri: string;
+    readonly db: string;
+    readonly isLocalDefault: boolean;
+  };
+  readonly cache: {
+    /** Default TTL of cache entries. @defaultValue 5 */
+    readonly ttlSeconds: number;
+    /** Messages kept in a conversation cache list. @defaultValue 100 */
+    readonly conversationSize: number;
+  };
+  readonly persistenceMode: PersistenceMode;
+  readonly expiry: {
+    /** Fallback poll interval of the daemon. @defaultValue 1000 */
+    readonly pollIntervalMs: number;
+    /** Entries claimed per round trip. @defaultValue 500 */
+    readonly batchSize: number;
+    /** Attempts before an expiration moves to the dead-letter set. @defaultValue 8 */
+    readonly maxAttempts: number;
+    /** How long a claim is held before another daemon may take it over. @defaultValue 30000 */
+    readonly leaseMs: number;
+    readonly metricsPort: number;
+    readonly metricsHost: string;
+  };
+  readonly auth: {
+    readonly jwtSecret: string;
+    /** True when JWT_SECRET was not given and a throwaway one was generated. */
+    readonly jwtSecretGenerated: boolean;
+  };
+  readonly rateLimit: {
+    /** Sends allowed per user per window (REST and ws together). @defaultValue 30 */
+    readonly sends: number;
+    readonly windowSeconds: number;
+  };
+  readonly logLevel: string;
+}
+
+/** Thrown by {@link loadConfig}; `message` is the one line printed before exit code 1. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function intVar(min: number, max: number, what: string) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number ${what} from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(
+      z.number().int().min(min).max(max, `must be a whole number ${what} from ${min} to ${max}`),
+    );
+}
+
+// One schema entry per variable, so that a failure names exactly one variable.
+const vars = {
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: intVar(0, 65535, 'port').default(3000),
+  HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), {
+      message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
+    })
+    .optional(),
+  REDIS_HOST: z.string().trim().min(1, 'must not be empty').optional(),
+  REDIS_PORT: intVar(1, 65535, 'port').default(6379),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_DB: intVar(0, 15, 'database index').optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]*$/, 'may hold only letters, digits and _ : . -')
+    .default(''),
+  MONGODB_URI: z
+    .string()
+    .trim()
+    .refine((v) => /^mongodb(\+srv)?:\/\//.test(v) && URL.canParse(v), {
+      message: 'must be a mongodb:// or mongodb+srv:// URI, e.g. mongodb://127.0.0.1:27017',
+    })
+    .optional(),
+  MONGODB_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, _ or -')
+    .default('chat'),
+  CACHE_TTL_SECONDS: intVar(1, 86400, 'of seconds').default(5),
+  CONVERSATION_CACHE_SIZE: intVar(1, 1000, 'of messages').default(100),
+  POLL_INTERVAL_MS: intVar(10, 60000, 'of milliseconds').default(1000),
+  EXPIRY_BATCH_SIZE: intVar(1, 10000, 'of entries').default(500),
+  EXPIRY_MAX_ATTEMPTS: intVar(1, 100, 'of attempts').default(8),
+  EXPIRY_LEASE_MS: intVar(1000, 600000, 'of milliseconds').default(30000),
+  PERSISTENCE_MODE: z
+    .enum(['write-through', 'write-behind'], {
+      message: 'must be write-through or write-behind',
+    })
+    .default('write-through'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  DAEMON_METRICS_PORT: intVar(0, 65535, 'port').default(9465),
+  DAEMON_METRICS_HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
+  RATE_LIMIT_SENDS: intVar(1, 100000, 'of sends').default(30),
+  RATE_LIMIT_WINDOW_SECONDS: intVar(1, 3600, 'of seconds').default(10),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+} as const;
+
+type VarName = keyof typeof vars;
+type Parsed = { [K in VarName]: z.output<(typeof vars)[K]> };
+
+function describe(value: string | undefined): string {
+  if (value === undefined) return 'is required';
+  // Never echo a value that might be a secret.
+  return value.length > 40 ? `(${value.length} characters)` : JSON.stringify(value);
+}
+
+/** Masks the password of a URL so it can be logged. */
+export function maskUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/**
+ * Validates `env` (normally `process.env` after dotenv) into a frozen {@link Config}.
+ * @throws ConfigError naming the first variable at fault.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Partial<Record<VarName, unknown>> = {};
+  for (const name of Object.keys(vars) as VarName[]) {
+    const raw = env[name] === '' && name !== 'REDIS_PASSWORD' ? undefined : env[name];
+    const result = vars[name].safeParse(raw);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const secret = name === 'JWT_SECRET' || name === 'REDIS_PASSWORD';
+      const shown = secret ? '' : ` = ${describe(raw)}`;
+      throw new ConfigError(`${name}${shown}:`, issue?.message ?? 'is invalid');
+    }
+    out[name] = result.data;
+  }
+  const v = out as Parsed;
+
+  // Redis: REDIS_URL wins; otherwise REDIS_HOST/PORT/PASSWORD as in the guide.
+  let redisUrl: URL;
+  if (v.REDIS_URL) {
+    redisUrl = new URL(v.REDIS_URL);
+  } else {
+    redisUrl = new URL(`redis://${v.REDIS_HOST ?? '127.0.0.1'}:${v.REDIS_PORT}`);
+  }
+  const password =
+    decodeURIComponent(redisUrl.password) || (v.REDIS_PASSWORD ? v.REDIS_PASSWORD : undefined);
+  const username = decodeURIComponent(redisUrl.username) || undefined;
+  const urlDbText = redisUrl.pathname.replace(/^\//, '');
+  let urlDb: number | undefined;
+  if (urlDbText !== '') {
+    if (!/^\d+$/.test(urlDbText) || Number(urlDbText) > 15) {
+      throw new ConfigError('REDIS_URL:', `has database path "/${urlDbText}"; use 0 to 15`);
+    }
+    urlDb = Number(urlDbText);
+  }
+  if (urlDb !== undefined && v.REDIS_DB !== undefined && urlDb !== v.REDIS_DB) {
+    throw new ConfigError(
+      'REDIS_DB:',
+      `(${v.REDIS_DB}) contradicts the database /${urlDb} in REDIS_URL; set only one`,
+    );
+  }
+  redisUrl.password = '';
+  redisUrl.username = '';
+  redisUrl.pathname = '';
+
+  const env_ = v.NODE_ENV;
+  let jwtSecret = v.JWT_SECRET;
+  let jwtSecretGenerated = false;
+  if (!jwtSecret) {
+    if (env_ === 'production') {
+      throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production');
+    }
+    jwtSecret = randomBytes(32).toString('hex');
+    jwtSecretGenerated = true;
+  }
+
+  const mongoUri = v.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
+  const logLevel = v.LOG_LEVEL ?? (env_ === 'test' ? 'warn' : 'info');
+
+  return deepFreeze<Config>({
+    env: env_,
+    port: v.PORT,
+    host: v.HOST,
+    redis: {
+      url: redisUrl.toString().replace(/\/$/, ''),
+      password,
+      username,
+      db: v.REDIS_DB ?? urlDb ?? 0,
+      keyPrefix: v.REDIS_KEY_PREFIX,
+      isLocalDefault: !v.REDIS_URL && !v.REDIS_HOST,
+    },
+    mongo: {
+      uri: mongoUri,
+      safeUri: maskUrl(mongoUri),
+      db: v.MONGODB_DB,
+      isLocalDefault: !v.MONGODB_URI,
+    },
+    cache: { ttlSeconds: v.CACHE_TTL_SECONDS, conversationSize: v.CONVERSATION_CACHE_SIZE },
+    persistenceMode: v.PERSISTENCE_MODE,
+    expiry: {
+      pollIntervalMs: v.POLL_INTERVAL_MS,
+      batchSize: v.EXPIRY_BATCH_SIZE,
+      maxAttempts: v.EXPIRY_MAX_ATTEMPTS,
+      leaseMs: v.EXPIRY_LEASE_MS,
+      metricsPort: v.DAEMON_METRICS_PORT,
+      metricsHost: v.DAEMON_METRICS_HOST,
+    },
+    auth: { jwtSecret, jwtSecretGenerated },
+    rateLimit: { sends: v.RATE_LIMIT_SENDS, windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS },
+    logLevel,
+  });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const value of Object.values(o)) deepFreeze(value);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Names of every variable {@link loadConfig} reads, for documentation tests. */
+export const CONFIG_VARIABLES = Object.keys(vars) as readonly string[];

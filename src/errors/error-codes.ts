@@ -1,0 +1,28 @@
+/**
+ * Every error code a client can receive, with its HTTP status and default message.
+ * Codes are stable: clients branch on them. test/unit/error-codes.test.ts checks that
+ * each one is documented in README.md.
+ */
+export const ERROR_CODES = {
+  BAD_JSON: { status: 400, message: 'The body is not valid JSON' },
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
+  INVALID_ID: { status: 400, message: 'The id is not of the expected form' },
+  UNAUTHORIZED: { status: 401, message: 'Authentication required' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password' },
+  FORBIDDEN: { status: 403, message: 'Not allowed' },
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  USER_NOT_FOUND: { status: 404, message: 'No such user' },
+  MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },
+  USERNAME_TAKEN: { status: 409, message: 'That username is taken' },
+  IDEMPOTENCY_CONFLICT: {
+    status: 409,
+    message: 'That idempotency key was used for a different request',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'A backing service is unavailable' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

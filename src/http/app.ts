@@ -1,0 +1,36 @@
+import Koa from 'koa';
+import type Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Logger } from '../logging/logger.js';
+import { errorHandler } from './middleware/error-handler.js';
+
+export interface HttpAppDeps {
+  logger: Logger;
+  /** Routers mounted in order. */
+  routers: Router[];
+  /** Largest JSON body accepted. @defaultValue '100kb' */
+  bodyLimit?: string;
+}
+
+/** Builds the Koa application (no listening): tests mount it on their own port. */
+export function createHttpApp(deps: HttpAppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  // Errors are answered by errorHandler; Koa's own 'error' event would log them again.
+  app.silent = true;
+  app.use(errorHandler(deps.logger));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: deps.bodyLimit ?? '100kb',
+      jsonStrict: true,
+      // Parse JSON whatever the declared type; non-JSON content is a 400 with BAD_JSON.
+      detectJSON: () => true,
+    }),
+  );
+  for (const router of deps.routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

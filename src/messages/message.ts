@@ -1,0 +1,80 @@
+import { ObjectId } from 'mongodb';
+import { conversationId } from '../redis/keys.js';
+
+/** A message as clients see it, and as it is cached in Redis (JSON). */
+export interface Message {
+  id: string;
+  senderId: string;
+  receiverId: string;
+  content: string | null;
+  imageUrl: string | null;
+  publicId: string | null;
+  /** ISO 8601. */
+  createdAt: string;
+  /** ISO 8601, set by an edit. */
+  updatedAt?: string;
+}
+
+/** A message as stored in MongoDB (`messages` collection). */
+export interface MessageDoc {
+  _id: ObjectId;
+  /** The two user ids sorted and joined by ':' (the conversation cache key's suffix). */
+  conversationId: string;
+  senderId: string;
+  receiverId: string;
+  content: string | null;
+  imageUrl: string | null;
+  publicId: string | null;
+  createdAt: Date;
+  updatedAt?: Date;
+  /** Soft delete: a tombstone keeps a late write-behind upsert from resurrecting it. */
+  deletedAt?: Date;
+  /** The sender's idempotency key, when the client gave one. */
+  clientMsgId?: string;
+}
+
+export function toMessageDoc(m: Message, clientMsgId?: string): MessageDoc {
+  const doc: MessageDoc = {
+    _id: new ObjectId(m.id),
+    conversationId: conversationId(m.senderId, m.receiverId),
+    senderId: m.senderId,
+    receiverId: m.receiverId,
+    content: m.content,
+    imageUrl: m.imageUrl,
+    publicId: m.publicId,
+    createdAt: new Date(m.createdAt),
+  };
+  if (m.updatedAt) doc.updatedAt = new Date(m.updatedAt);
+  if (clientMsgId) doc.clientMsgId = clientMsgId;
+  return doc;
+}
+
+export function fromMessageDoc(d: MessageDoc): Message {
+  const m: Message = {
+    id: d._id.toHexString(),
+    senderId: d.senderId,
+    receiverId: d.receiverId,
+    content: d.content ?? null,
+    imageUrl: d.imageUrl ?? null,
+    publicId: d.publicId ?? null,
+    createdAt: d.createdAt.toISOString(),
+  };
+  if (d.updatedAt) m.updatedAt = d.updatedAt.toISOString();
+  return m;
+}
+
+/** Conversation order: by createdAt, then id (ObjectIds of one process increase). */
+export function compareMessages(a: Message, b: Message): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * What the expiry daemon keeps in the `expiry:shadow` hash for a message that is not in
+ * MongoDB yet (write-behind, or accepted while MongoDB was down): everything needed to
+ * persist it after the cache entry expired.
+ */
+export interface MessageShadow {
+  message: Message;
+  clientMsgId?: string;
+}

@@ -1,0 +1,104 @@
+/**
+ * Every Redis key this application writes, in one place. See docs/redis-data-model.md.
+ *
+ * Cache entries (with a TTL, evictable under `volatile-*` policies):
+ * - `message:{id}`            STRING, the message JSON (the guide's key)
+ * - `messages:{a}:{b}`        LIST of message JSON, oldest first, ids sorted (the guide's key)
+ *
+ * Daemon records (no TTL, so never evicted under a `volatile-*` policy):
+ * - `expiry:due`              ZSET member = cache key, score = deadline (ms, Redis clock)
+ * - `expiry:inflight`         ZSET member = cache key, score = lease deadline (ms)
+ * - `expiry:shadow`           HASH field = cache key, value = message JSON still to persist
+ * - `expiry:attempts`         HASH field = cache key, value = failed attempts so far
+ * - `expiry:dead`             HASH field = cache key, value = JSON { error, attempts, at }
+ * - `pending:{a}:{b}`         ZSET member = message id, score = createdAt: messages of a
+ *                             conversation not yet in MongoDB (write-behind, or MongoDB down)
+ *
+ * Other:
+ * - `convgen:{a}:{b}`         STRING counter bumped by every write to a conversation, so a
+ *                             cache fill from MongoDB never overwrites a newer write
+ * - `events`                  pub/sub channel fanning ws events out to every API process
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string = '') {}
+
+  message(id: string): string {
+    return `${this.prefix}message:${id}`;
+  }
+
+  /** The conversation key; the two user ids sorted so both directions share it. */
+  conversation(userA: string, userB: string): string {
+    return `${this.prefix}messages:${conversationId(userA, userB)}`;
+  }
+
+  conversationGeneration(userA: string, userB: string): string {
+    return `${this.prefix}convgen:${conversationId(userA, userB)}`;
+  }
+
+  pending(userA: string, userB: string): string {
+    return `${this.prefix}pending:${conversationId(userA, userB)}`;
+  }
+
+  /** `pending:{a}:{b}` for a conversation id as stored on messages. */
+  pendingByConversation(conversation: string): string {
+    return `${this.prefix}pending:${conversation}`;
+  }
+
+  get due(): string {
+    return `${this.prefix}expiry:due`;
+  }
+
+  get inflight(): string {
+    return `${this.prefix}expiry:inflight`;
+  }
+
+  get shadow(): string {
+    return `${this.prefix}expiry:shadow`;
+  }
+
+  get attempts(): string {
+    return `${this.prefix}expiry:attempts`;
+  }
+
+  get dead(): string {
+    return `${this.prefix}expiry:dead`;
+  }
+
+  get eventsChannel(): string {
+    return `${this.prefix}events`;
+  }
+
+  rateLimit(userId: string): string {
+    return `${this.prefix}ratelimit:send:${userId}`;
+  }
+
+  idempotency(userId: string, key: string): string {
+    return `${this.prefix}idem:${userId}:${key}`;
+  }
+
+  /** Patterns of this application's cache entries (for SCAN-based clearing). */
+  get cachePatterns(): string[] {
+    return [`${escapeGlob(this.prefix)}message:*`, `${escapeGlob(this.prefix)}messages:*`];
+  }
+
+  /** What kind of key a name is, with the prefix removed; undefined when it is not ours. */
+  parse(
+    key: string,
+  ): { kind: 'message'; id: string } | { kind: 'conversation'; conversation: string } | undefined {
+    if (!key.startsWith(this.prefix)) return undefined;
+    const rest = key.slice(this.prefix.length);
+    if (rest.startsWith('message:')) return { kind: 'message', id: rest.slice(8) };
+    if (rest.startsWith('messages:')) return { kind: 'conversation', conversation: rest.slice(9) };
+    return undefined;
+  }
+}
+
+/** `a:b` with the ids sorted, as stored in the `conversationId` field of messages. */
+export function conversationId(userA: string, userB: string): string {
+  return userA < userB ? `${userA}:${userB}` : `${userB}:${userA}`;
+}
+
+/** Escapes Redis glob characters so a prefix is matched literally by SCAN MATCH. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+/** Anything that can run EVALSHA/EVAL: a client or a MULTI. */
+export interface ScriptRunner {
+  evalSha(sha: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(script: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+/**
+ * A Lua script loaded once from `src/redis/scripts/<name>.lua`, run by EVALSHA with a
+ * fallback to EVAL when the server does not know it yet (after a restart or SCRIPT FLUSH).
+ * This is what node-redis's `defineScript` does; a small class of our own keeps the
+ * client type free of per-script generics, so that any module can run any script.
+ */
+export class LuaScript {
+  readonly sha1: string;
+  readonly source: string;
+
+  constructor(
+    readonly name: string,
+    source: string,
+  ) {
+    this.source = source;
+    this.sha1 = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** Loads `scripts/<name>.lua` next to this module (in src/ or dist/). */
+  static load(name: string): LuaScript {
+    const url = new URL(`./scripts/${name}.lua`, import.meta.url);
+    return new LuaScript(name, readFileSync(url, 'utf8'));
+  }
+
+  async run(client: ScriptRunner, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const opts = { keys, arguments: args.map(String) };
+    try {
+      return await client.evalSha(this.sha1, opts);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return client.eval(this.source, opts);
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { createClient } from 'redis';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { createLogger, type Logger } from '../../src/logging/logger.js';
+import { escapeGlob } from '../../src/redis/keys.js';
+import { sharedServers } from './servers.js';
+
+/**
+ * Per-test-file isolation on the shared servers: a unique Redis key prefix and MongoDB
+ * database, a Config pointing at them, and cleanup of both.
+ */
+export interface TestContext {
+  id: string;
+  config: Config;
+  logger: Logger;
+  /** Builds a Config for this context with extra variables (e.g. PERSISTENCE_MODE). */
+  configWith(env: Record<string, string>): Config;
+  cleanup(): Promise<void>;
+}
+
+export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+
+export function createTestContext(
+  name: string,
+  env: Record<string, string> = {},
+  servers: { redisUrl: string; mongoUri: string } = sharedServers(),
+): TestContext {
+  const id = `${name.replace(/[^a-z0-9]/gi, '').slice(0, 20)}_${randomBytes(4).toString('hex')}`;
+  const base = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    REDIS_URL: servers.redisUrl,
+    MONGODB_URI: servers.mongoUri,
+    MONGODB_DB: `t_${id}`,
+    REDIS_KEY_PREFIX: `t:${id}:`,
+    JWT_SECRET: TEST_JWT_SECRET,
+    DAEMON_METRICS_PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+  };
+  const configWith = (extra: Record<string, string>) => loadConfig({ ...base, ...env, ...extra });
+  const config = configWith({});
+  return {
+    id,
+    config,
+    logger: createLogger({ level: config.logLevel, name: `test:${name}` }),
+    configWith,
+    async cleanup() {
+      const redis = createClient({ url: servers.redisUrl });
+      redis.on('error', () => {});
+      await redis.connect();
+      for await (const keys of redis.scanIterator({
+        MATCH: `${escapeGlob(config.redis.keyPrefix)}*`,
+        COUNT: 1000,
+      })) {
+        if (keys.length) await redis.unlink(keys);
+      }
+      await redis.close();
+      const mongo = new MongoClient(servers.mongoUri);
+      await mongo.db(config.mongo.db).dropDatabase();
+      await mongo.close();
+    },
+  };
+}
