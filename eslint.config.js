@@ -13,6 +13,7 @@ export default tseslint.config(
         process: 'readonly',
         console: 'readonly',
         require: 'readonly',
+        module: 'writable',
         __dirname: 'readonly',
       },
     },
