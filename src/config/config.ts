@@ -81,14 +81,13 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function intVar(min: number, max: number, what: string) {
+  const message = `must be a whole number ${what} from ${min} to ${max}`;
   return z
     .string()
     .trim()
-    .regex(/^\d+$/, `must be a whole number ${what} from ${min} to ${max}`)
+    .regex(/^\d+$/, message)
     .transform(Number)
-    .pipe(
-      z.number().int().min(min).max(max, `must be a whole number ${what} from ${min} to ${max}`),
-    );
+    .pipe(z.number().int().min(min, message).max(max, message));
 }
 
 // One schema entry per variable, so that a failure names exactly one variable.

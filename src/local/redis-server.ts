@@ -43,7 +43,13 @@ export async function startRedisServer(
     return { url, port: opts.port, process: undefined, stop: async () => {} };
   }
   mkdirSync(opts.dir, { recursive: true });
-  const proc = new ManagedProcess('redis-server', 'redis-server', redisServerArgs(opts));
+  // redis.conf says `dir ./data/redis`, and Redis checks that directory while reading the
+  // file, before the --dir override applies: run it from the project root with it present.
+  const root = projectRoot();
+  mkdirSync(path.join(root, 'data', 'redis'), { recursive: true });
+  const proc = new ManagedProcess('redis-server', 'redis-server', redisServerArgs(opts), {
+    cwd: root,
+  });
   try {
     await waitFor(
       `redis-server on port ${opts.port}`,

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { ConfigError, CONFIG_VARIABLES, loadConfig } from '../../src/config/config.js';
+
+const SECRET = 'x'.repeat(40);
+
+function failure(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('config', () => {
+  it('gives the documented defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 3000);
+    assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
+    assert.equal(c.redis.db, 0);
+    assert.equal(c.redis.isLocalDefault, true);
+    assert.equal(c.mongo.uri, 'mongodb://127.0.0.1:27017');
+    assert.equal(c.mongo.isLocalDefault, true);
+    assert.equal(c.cache.ttlSeconds, 5);
+    assert.equal(c.expiry.pollIntervalMs, 1000);
+    assert.equal(c.persistenceMode, 'write-through');
+    assert.equal(c.expiry.metricsPort, 9465);
+    assert.equal(c.auth.jwtSecretGenerated, true);
+    assert.equal(c.auth.jwtSecret.length, 64);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.redis));
+  });
+
+  // Every variable, one bad value each: the error names the variable and what is allowed.
+  const bad: Array<[string, string, RegExp]> = [
+    ['NODE_ENV', 'staging', /NODE_ENV = "staging"/],
+    ['PORT', '70000', /PORT = "70000": must be a whole number port from 0 to 65535/],
+    ['PORT', 'http', /PORT = "http": must be a whole number port/],
+    ['HOST', '   ', /HOST/],
+    ['REDIS_URL', 'localhost:6379', /REDIS_URL = "localhost:6379": must be a redis:\/\//],
+    ['REDIS_HOST', ' ', /REDIS_HOST/],
+    ['REDIS_PORT', '0', /REDIS_PORT = "0": must be a whole number port from 1 to 65535/],
+    ['REDIS_DB', '16', /REDIS_DB = "16": must be a whole number database index from 0 to 15/],
+    ['REDIS_KEY_PREFIX', 'a b', /REDIS_KEY_PREFIX = "a b": may hold only/],
+    ['MONGODB_URI', 'postgres://x', /MONGODB_URI = "postgres:\/\/x": must be a mongodb:\/\//],
+    ['MONGODB_DB', 'a/b', /MONGODB_DB = "a\/b"/],
+    [
+      'CACHE_TTL_SECONDS',
+      'abc',
+      /CACHE_TTL_SECONDS = "abc": must be a whole number of seconds from 1 to 86400/,
+    ],
+    [
+      'CACHE_TTL_SECONDS',
+      '0',
+      /CACHE_TTL_SECONDS = "0": must be a whole number of seconds from 1 to 86400/,
+    ],
+    ['CACHE_TTL_SECONDS', '1.5', /CACHE_TTL_SECONDS = "1.5"/],
+    ['CONVERSATION_CACHE_SIZE', '0', /CONVERSATION_CACHE_SIZE/],
+    [
+      'POLL_INTERVAL_MS',
+      '5',
+      /POLL_INTERVAL_MS = "5": must be a whole number of milliseconds from 10 to 60000/,
+    ],
+    ['EXPIRY_BATCH_SIZE', '-1', /EXPIRY_BATCH_SIZE/],
+    ['EXPIRY_MAX_ATTEMPTS', '0', /EXPIRY_MAX_ATTEMPTS/],
+    ['EXPIRY_LEASE_MS', '10', /EXPIRY_LEASE_MS/],
+    [
+      'PERSISTENCE_MODE',
+      'lazy',
+      /PERSISTENCE_MODE = "lazy": must be write-through or write-behind/,
+    ],
+    ['JWT_SECRET', 'short', /JWT_SECRET: must be at least 32 characters/],
+    ['DAEMON_METRICS_PORT', 'x', /DAEMON_METRICS_PORT = "x"/],
+    ['DAEMON_METRICS_HOST', ' ', /DAEMON_METRICS_HOST/],
+    ['RATE_LIMIT_SENDS', '0', /RATE_LIMIT_SENDS/],
+    ['RATE_LIMIT_WINDOW_SECONDS', '0', /RATE_LIMIT_WINDOW_SECONDS/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL = "loud": must be one of fatal, error/],
+  ];
+  for (const [name, value, pattern] of bad) {
+    it(`refuses ${name}=${JSON.stringify(value)} naming the variable`, () => {
+      const err = failure({ [name]: value });
+      assert.match(err.message, pattern);
+      assert.match(err.message, /^Invalid configuration: /);
+      assert.ok(!err.message.includes('\n'), 'one line');
+    });
+  }
+
+  it('tests a bad value for every variable it reads', () => {
+    const tested = new Set(bad.map(([name]) => name));
+    // REDIS_PASSWORD accepts any string, so it has no bad value.
+    const untested = CONFIG_VARIABLES.filter((v) => !tested.has(v) && v !== 'REDIS_PASSWORD');
+    assert.deepEqual(untested, []);
+  });
+
+  it('never echoes a secret in the error', () => {
+    const err = failure({ JWT_SECRET: 'hunter2-secret' });
+    assert.ok(!err.message.includes('hunter2'));
+  });
+
+  it('requires JWT_SECRET in production', () => {
+    assert.match(failure({ NODE_ENV: 'production' }).message, /JWT_SECRET is required/);
+    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET }).auth.jwtSecret, SECRET);
+  });
+
+  it('builds the Redis URL from REDIS_HOST/PORT/PASSWORD as in the guide, REDIS_URL winning', () => {
+    const c = loadConfig({ REDIS_HOST: 'cache.local', REDIS_PORT: '6380', REDIS_PASSWORD: 'pw' });
+    assert.equal(c.redis.url, 'redis://cache.local:6380');
+    assert.equal(c.redis.password, 'pw');
+    assert.equal(c.redis.isLocalDefault, false);
+    const u = loadConfig({ REDIS_URL: 'redis://:s3cret@h:1/2', REDIS_HOST: 'ignored' });
+    assert.equal(u.redis.url, 'redis://h:1', 'password and db are kept out of the loggable URL');
+    assert.equal(u.redis.password, 's3cret');
+    assert.equal(u.redis.db, 2);
+  });
+
+  it('refuses a REDIS_DB that contradicts the database in REDIS_URL', () => {
+    assert.match(
+      failure({ REDIS_URL: 'redis://h:1/2', REDIS_DB: '3' }).message,
+      /REDIS_DB: \(3\) contradicts the database \/2 in REDIS_URL/,
+    );
+    assert.equal(loadConfig({ REDIS_URL: 'redis://h:1/2', REDIS_DB: '2' }).redis.db, 2);
+  });
+
+  it('masks the MongoDB password for logs', () => {
+    const c = loadConfig({ MONGODB_URI: 'mongodb://u:topsecret@db:27017/x' });
+    assert.ok(!c.mongo.safeUri.includes('topsecret'));
+    assert.equal(c.mongo.isLocalDefault, false);
+  });
+
+  it('documents every variable in README.md', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const name of CONFIG_VARIABLES)
+      assert.ok(readme.includes(`\`${name}\``), `${name} missing`);
+  });
+
+  it('an entry point given a bad value prints one line and exits with code 1', function () {
+    this.timeout(30000);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/bin/api.ts'], {
+      env: { ...process.env, CACHE_TTL_SECONDS: 'abc', NODE_ENV: 'test' },
+      encoding: 'utf8',
+      timeout: 25000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      'Invalid configuration: CACHE_TTL_SECONDS = "abc": must be a whole number of seconds from 1 to 86400',
+    );
+  });
+});
