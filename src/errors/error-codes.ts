@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   BAD_JSON: { status: 400, message: 'The body is not valid JSON' },
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
   INVALID_ID: { status: 400, message: 'The id is not of the expected form' },
+  UNKNOWN_TYPE: { status: 400, message: 'Unknown frame type' },
   UNAUTHORIZED: { status: 401, message: 'Authentication required' },
   INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password' },
   FORBIDDEN: { status: 403, message: 'Not allowed' },

@@ -1,0 +1,420 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { isAppError } from '../errors/app-error.js';
+import { ERROR_CODES, type ErrorCode } from '../errors/error-codes.js';
+import type { EventPublisher, MessageEvent } from '../messages/message-events.js';
+import type { Message } from '../messages/message.js';
+import { parseClientFrame } from './parse-client-frame.js';
+import {
+  resolveRealtimeOptions,
+  type AuthenticatedUser,
+  type RealtimeServerOptions,
+} from './realtime-options.js';
+import { RedisEventBus } from './redis-event-bus.js';
+
+export type { AuthenticatedUser, RealtimeServerOptions, SendMessage } from './realtime-options.js';
+
+/** Every frame the server sends. */
+export type ServerFrame =
+  | { type: 'message:ack'; clientMsgId?: string; message: Message; persisted: boolean }
+  | {
+      type: 'error';
+      code: ErrorCode;
+      message: string;
+      clientMsgId?: string;
+      /** With `RATE_LIMITED`: when to try again. */
+      retryAfterSeconds?: number;
+    }
+  | { type: 'pong' }
+  | { type: MessageEvent['type']; message: MessageEvent['message'] };
+
+/** A running realtime endpoint, as returned by {@link createRealtimeServer}. */
+export interface RealtimeServer {
+  /** Publishes to every API process's clients; give it to the message service. */
+  readonly publisher: EventPublisher;
+  /**
+   * Resolves once the events subscription is up (it waits through Redis outages); rejects
+   * only when `close()` ran first. Upgrades are accepted before, but get no events until.
+   */
+  readonly ready: Promise<void>;
+  /** Open sockets that receive events (closing ones are no longer counted). */
+  connections(): number;
+  /**
+   * Stops accepting upgrades and the heartbeat, closes every socket with 1001 (terminating
+   * those that do not answer within `closeGraceMs`), waits for frames being handled, and
+   * ends the events subscription. Call it before `server.close()`: upgraded sockets keep
+   * an HTTP server from closing. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Close codes the server uses (RFC 6455 §7.4 and the IANA registry). */
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
+interface Client {
+  ws: WebSocket;
+  user: AuthenticatedUser;
+  /** Answered the last ping (or has not been pinged yet). */
+  alive: boolean;
+  /** Frames are handled one at a time, in order, so a sender's messages keep their order. */
+  queue: Promise<void>;
+  queued: number;
+}
+
+/**
+ * Attaches the ws endpoint (`/ws` by default) to an existing HTTP server.
+ *
+ * Upgrades are authenticated before the handshake (a `Authorization: Bearer` header, or
+ * `?token=` for browsers, which cannot set headers on a WebSocket); a refusal is a plain
+ * HTTP response with the usual `{ "error": { code, message } }` body. Client frames are
+ * JSON objects with a `type`: `message:send` (handled by the injected `sendMessage`, so
+ * REST and ws share validation and rate limiting) and `ping`. Events from the bus are sent
+ * as `{ type, message }` to every socket of every recipient connected to this process.
+ *
+ * @throws TypeError for invalid or contradictory options (see `resolveRealtimeOptions`).
+ */
+export function createRealtimeServer(options: RealtimeServerOptions): RealtimeServer {
+  const opts = resolveRealtimeOptions(options);
+  const { server, logger } = opts;
+  const log = logger.child({ component: 'realtime' });
+  const bus =
+    opts.bus ??
+    // resolveRealtimeOptions guarantees redis and keys when bus is absent.
+    new RedisEventBus({ redis: opts.redis!, keys: opts.keys!, logger: log });
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxPayload,
+    // The registry below tracks sockets per user; a second Set in ws would be redundant.
+    clientTracking: false,
+  });
+  const byUser = new Map<string, Set<Client>>();
+  /** Sockets that receive events. */
+  const clients = new Map<WebSocket, Client>();
+  /** Every socket until its 'close' event, including those we are closing. */
+  const sockets = new Set<WebSocket>();
+  let closing: Promise<void> | undefined;
+  /** Sockets handed to ws: no HTTP answer may be written to them any more. */
+  const upgraded = new WeakSet<Duplex>();
+
+  // --- upgrade: path, then authentication, then the ws handshake --------------------------
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node removed its own 'error' listener from an upgraded socket; without one, a reset
+    // while the token is being checked would crash the process.
+    socket.on('error', ignoreSocketError);
+    void handleUpgrade(req, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'ws upgrade failed');
+      // After the 101 the socket speaks ws; an HTTP answer would corrupt it.
+      if (upgraded.has(socket)) socket.destroy();
+      else rejectUpgrade(socket, 500, 'INTERNAL', ERROR_CODES.INTERNAL.message);
+    });
+  };
+
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== opts.path) {
+      // Another module may handle other paths on the same server; answer only when none does.
+      if (server.listenerCount('upgrade') > 1) {
+        socket.off('error', ignoreSocketError);
+        return;
+      }
+      rejectUpgrade(socket, 404, 'NOT_FOUND', 'No WebSocket endpoint at this path');
+      return;
+    }
+    if (closing) {
+      rejectUpgrade(socket, 503, 'SERVICE_UNAVAILABLE', 'The server is shutting down');
+      return;
+    }
+    const token = tokenOf(req, url);
+    if (token === undefined) {
+      rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'A bearer token is required', BEARER);
+      return;
+    }
+    let user: AuthenticatedUser;
+    try {
+      user = await opts.verifyToken(token);
+    } catch (err) {
+      if (isAppError(err) && err.status >= 500) {
+        log.error({ err }, 'ws token check failed');
+        rejectUpgrade(socket, err.status, err.code, ERROR_CODES[err.code].message);
+      } else {
+        // Only the reason's code: neither the token nor a message that might quote it.
+        const reason = (err as { code?: unknown })?.code ?? (err as Error)?.name;
+        log.debug({ reason }, 'ws upgrade refused: invalid token');
+        rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'The token is invalid or expired', BEARER);
+      }
+      return;
+    }
+    if (socket.destroyed) return;
+    if (closing) {
+      rejectUpgrade(socket, 503, 'SERVICE_UNAVAILABLE', 'The server is shutting down');
+      return;
+    }
+    // From here ws owns the socket and its errors.
+    socket.off('error', ignoreSocketError);
+    upgraded.add(socket);
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, user));
+  }
+
+  // --- connections -----------------------------------------------------------------------
+
+  function onConnection(ws: WebSocket, user: AuthenticatedUser): void {
+    if (closing) {
+      ws.close(CLOSE_GOING_AWAY, 'Server shutting down');
+      return;
+    }
+    const client: Client = { ws, user, alive: true, queue: Promise.resolve(), queued: 0 };
+    sockets.add(ws);
+    clients.set(ws, client);
+    let set = byUser.get(user.id);
+    if (!set) byUser.set(user.id, (set = new Set()));
+    set.add(client);
+    log.debug({ userId: user.id, connections: clients.size }, 'ws connected');
+
+    ws.on('pong', () => {
+      client.alive = true;
+    });
+    ws.on('message', (data, isBinary) => enqueueFrame(client, data, isBinary));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // Protocol errors (e.g. a frame over maxPayload: 1009) are followed by a close; the
+      // client caused them, so they are not server errors.
+      log.debug({ userId: user.id, err: err.message, code: err.code }, 'ws client error');
+    });
+    ws.on('close', (code) => {
+      sockets.delete(ws);
+      forget(client);
+      log.debug({ userId: user.id, code, connections: clients.size }, 'ws closed');
+    });
+  }
+
+  /** Removes a socket from the registry: it gets no more events. Idempotent. */
+  function forget(client: Client): void {
+    clients.delete(client.ws);
+    const set = byUser.get(client.user.id);
+    if (set?.delete(client) && set.size === 0) byUser.delete(client.user.id);
+  }
+
+  // --- client frames -----------------------------------------------------------------------
+
+  function enqueueFrame(client: Client, data: RawData, isBinary: boolean): void {
+    if (client.queued >= opts.maxQueuedFrames) {
+      // Answering instead of buffering keeps a flooding client from growing our memory.
+      const parsed = parseClientFrame(data, isBinary);
+      const clientMsgId = !parsed.ok
+        ? parsed.clientMsgId
+        : parsed.frame.type === 'message:send'
+          ? parsed.frame.clientMsgId
+          : undefined;
+      send(client, {
+        type: 'error',
+        code: 'RATE_LIMITED',
+        message: 'Too many frames waiting for an answer; wait for the acks',
+        ...(clientMsgId === undefined ? {} : { clientMsgId }),
+      });
+      return;
+    }
+    client.queued++;
+    client.queue = client.queue
+      .then(() => handleFrame(client, data, isBinary))
+      .catch((err: unknown) => log.error({ err }, 'ws frame handling failed'))
+      .finally(() => {
+        client.queued--;
+      });
+  }
+
+  async function handleFrame(client: Client, data: RawData, isBinary: boolean): Promise<void> {
+    const parsed = parseClientFrame(data, isBinary);
+    if (!parsed.ok) {
+      sendError(client, parsed.error, parsed.clientMsgId);
+      return;
+    }
+    const frame = parsed.frame;
+    if (frame.type === 'ping') {
+      send(client, { type: 'pong' });
+      return;
+    }
+    const { clientMsgId } = frame;
+    try {
+      const { message, persisted } = await opts.sendMessage(
+        client.user.id,
+        frame.input,
+        clientMsgId === undefined ? {} : { clientMsgId },
+      );
+      send(client, {
+        type: 'message:ack',
+        ...(clientMsgId === undefined ? {} : { clientMsgId }),
+        message,
+        persisted,
+      });
+    } catch (err) {
+      sendError(client, err, clientMsgId);
+    }
+  }
+
+  function sendError(client: Client, err: unknown, clientMsgId: string | undefined): void {
+    const extra = clientMsgId === undefined ? {} : { clientMsgId };
+    if (!isAppError(err)) {
+      log.error({ err, userId: client.user.id }, 'ws send failed');
+      send(client, {
+        type: 'error',
+        code: 'INTERNAL',
+        message: ERROR_CODES.INTERNAL.message,
+        ...extra,
+      });
+      return;
+    }
+    if (err.status >= 500) log.error({ err, userId: client.user.id }, 'ws send failed');
+    const retryAfter = Number(err.headers['Retry-After']);
+    send(client, {
+      type: 'error',
+      code: err.code,
+      message: err.expose ? err.message : ERROR_CODES[err.code].message,
+      ...extra,
+      ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+    });
+  }
+
+  // --- sending -----------------------------------------------------------------------------
+
+  function send(client: Client, frame: ServerFrame): void {
+    sendRaw(client, JSON.stringify(frame));
+  }
+
+  function sendRaw(client: Client, payload: string): void {
+    const { ws } = client;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > opts.maxBufferedBytes) {
+      // A client that does not read would make us buffer without bound. The close frame
+      // queues behind the unsent data; ws destroys the socket if the handshake does not
+      // finish within its close timeout.
+      log.warn(
+        { userId: client.user.id, bufferedAmount: ws.bufferedAmount },
+        'closing a ws client that does not keep up',
+      );
+      forget(client);
+      ws.close(CLOSE_TRY_AGAIN_LATER, 'Client too slow');
+      return;
+    }
+    ws.send(payload);
+  }
+
+  function deliver(event: MessageEvent): void {
+    // Serialized once for every socket.
+    const payload = JSON.stringify({ type: event.type, message: event.message });
+    for (const userId of new Set(event.recipients)) {
+      const set = byUser.get(userId);
+      if (!set) continue;
+      // A copy: sendRaw may remove a slow client from the set.
+      for (const client of [...set]) sendRaw(client, payload);
+    }
+  }
+
+  // --- heartbeat ---------------------------------------------------------------------------
+
+  const heartbeat = setInterval(() => {
+    for (const client of [...clients.values()]) {
+      if (!client.alive) {
+        log.debug({ userId: client.user.id }, 'terminating a ws client that missed a ping');
+        forget(client);
+        client.ws.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.ws.ping();
+    }
+  }, opts.heartbeatMs);
+  // The heartbeat alone must not keep a process alive.
+  heartbeat.unref();
+
+  // --- start -------------------------------------------------------------------------------
+
+  server.on('upgrade', onUpgrade);
+  const ready = bus.start(deliver);
+  // Observed here so that a rejection nobody awaits (close before subscribed) is not an
+  // unhandled rejection; callers awaiting `ready` still see it.
+  ready.catch((err: unknown) => {
+    if (!closing) log.error({ err }, 'realtime events subscription failed');
+  });
+
+  async function shutdown(): Promise<void> {
+    server.off('upgrade', onUpgrade);
+    clearInterval(heartbeat);
+    const open = [...clients.values()];
+    for (const client of open) {
+      forget(client);
+      client.ws.close(CLOSE_GOING_AWAY, 'Server shutting down');
+    }
+    // Also those already closing (e.g. too slow): ws alone would give them 30 s.
+    const all = [...sockets];
+    const closed = all.map(
+      (ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())),
+    );
+    // Frames being handled finish (their sends reach the service, which is still up).
+    const drained = Promise.allSettled([...closed, ...open.map((c) => c.queue)]);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, opts.closeGraceMs);
+    });
+    await Promise.race([drained, grace]);
+    clearTimeout(timer);
+    for (const ws of all) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await bus.close();
+    log.debug('realtime server closed');
+  }
+
+  return {
+    publisher: bus,
+    ready,
+    connections: () => clients.size,
+    close() {
+      closing ??= shutdown();
+      return closing;
+    },
+  };
+}
+
+const BEARER = { 'WWW-Authenticate': 'Bearer' };
+
+function ignoreSocketError(): void {
+  // The socket is destroyed by whoever notices; nothing to report.
+}
+
+/** `Authorization: Bearer <token>` wins; `?token=` is for browsers. */
+function tokenOf(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    // A malformed header is a refusal, not a reason to look elsewhere.
+    return /^Bearer +([^\s]+) *$/i.exec(header)?.[1];
+  }
+  const query = url.searchParams.get('token');
+  return query ? query : undefined;
+}
+
+/** Answers a plain HTTP error instead of the 101 and closes the connection. */
+function rejectUpgrade(
+  socket: Duplex,
+  status: number,
+  code: ErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  if (socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message } });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.once('finish', () => socket.destroy());
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+}

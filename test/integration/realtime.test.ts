@@ -1,0 +1,680 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, UnsecuredJWT, jwtVerify } from 'jose';
+import { ObjectId } from 'mongodb';
+import WebSocket from 'ws';
+import { AppError } from '../../src/errors/app-error.js';
+import type { EventPublisher } from '../../src/messages/message-events.js';
+import type { Message } from '../../src/messages/message.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { RedisEventBus } from '../../src/realtime/redis-event-bus.js';
+import {
+  createRealtimeServer,
+  type AuthenticatedUser,
+  type RealtimeServer,
+  type RealtimeServerOptions,
+  type SendMessage,
+} from '../../src/realtime/ws-server.js';
+import { TEST_JWT_SECRET, createTestContext, type TestContext } from '../helpers/test-context.js';
+
+type Frame = Record<string, unknown> & { type: string };
+
+const SECRET = new TextEncoder().encode(TEST_JWT_SECRET);
+
+/** A small real HS256 check, standing in for the auth module's verifier. */
+async function verifyToken(token: string): Promise<AuthenticatedUser> {
+  const { payload } = await jwtVerify(token, SECRET, { algorithms: ['HS256'] });
+  if (typeof payload.sub !== 'string' || typeof payload.username !== 'string') {
+    throw new Error('token without sub/username');
+  }
+  return { id: payload.sub, username: payload.username };
+}
+
+async function tokenFor(user: AuthenticatedUser, secret = SECRET): Promise<string> {
+  return new SignJWT({ username: user.username })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(user.id)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(secret);
+}
+
+function newUser(username: string): AuthenticatedUser {
+  return { id: new ObjectId().toHexString(), username };
+}
+
+/**
+ * What the message service does after storing, without the store: builds the message,
+ * publishes `message:new` to the receiver and the sender, and throws AppErrors on bad input.
+ */
+function fakeSendMessage(
+  publisher: () => EventPublisher,
+  calls: Array<{ userId: string; input: unknown; opts: { clientMsgId?: string } }> = [],
+): SendMessage {
+  return async (userId, input, opts) => {
+    calls.push({ userId, input, opts });
+    const i = input as Record<string, unknown>;
+    if (i.receiverId === 'boom') throw new Error('driver exploded: secret detail');
+    if (i.receiverId === 'down') {
+      throw new AppError('SERVICE_UNAVAILABLE', 'mongodb at 10.0.0.3:27017 is down');
+    }
+    if (i.receiverId === 'slow-down') {
+      throw new AppError('RATE_LIMITED', undefined, { headers: { 'Retry-After': '7' } });
+    }
+    if (typeof i.receiverId !== 'string' || !ObjectId.isValid(i.receiverId)) {
+      throw new AppError('VALIDATION_FAILED', 'receiverId must be a user id');
+    }
+    const message: Message = {
+      id: new ObjectId().toHexString(),
+      senderId: userId,
+      receiverId: i.receiverId,
+      content: typeof i.content === 'string' ? i.content : null,
+      imageUrl: null,
+      publicId: null,
+      createdAt: new Date().toISOString(),
+    };
+    await publisher().publish({
+      type: 'message:new',
+      message,
+      recipients: [i.receiverId, userId],
+    });
+    return { message, persisted: true };
+  };
+}
+
+/** A ws client that records every JSON frame and lets a test wait for one. */
+class TestClient {
+  readonly frames: Frame[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  pings = 0;
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      assert.equal(isBinary, false, 'the server sends text frames only');
+      this.frames.push(JSON.parse(String(data)) as Frame);
+      this.wake();
+    });
+    ws.on('ping', () => {
+      this.pings++;
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        this.wake();
+      });
+    });
+  }
+
+  static async open(url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
+    const ws = new WebSocket(url, options);
+    const client = new TestClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`upgrade refused with ${res.statusCode}`)),
+      );
+    });
+    ws.on('error', () => {}); // a close code is what the tests look at
+    return client;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Takes the first recorded frame matching `match`, waiting for it up to `timeoutMs`. */
+  async next(match: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+    return this.until(() => {
+      const i = this.frames.findIndex(match);
+      return i === -1 ? undefined : this.frames.splice(i, 1)[0];
+    }, timeoutMs);
+  }
+
+  /** Waits until `check` returns a value (re-checked on every frame, ping and close). */
+  async until<T>(check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = check();
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 500)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** An upgrade the server refused: status, headers and JSON body of the plain HTTP answer. */
+async function refusal(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
+  const ws = new WebSocket(url, { headers });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => reject(new Error('the upgrade was accepted')));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      // 'close' of the response: the server ended the connection, not only the body.
+      res.on('close', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+        }),
+      );
+    });
+  });
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('realtime ws server (integration)', function () {
+  let ctx: TestContext;
+  let keys: RedisKeys;
+  let redis: RedisClient;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async function () {
+    ctx = createTestContext('realtime');
+    keys = new RedisKeys(ctx.config.redis.keyPrefix);
+    redis = createRedisClient(ctx.config.redis, ctx.logger, {
+      name: 'test-realtime',
+      failFastWhenDown: true,
+    });
+    await redis.connect();
+  });
+
+  afterEach(async function () {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  after(async function () {
+    await redis?.close();
+    await ctx?.cleanup();
+  });
+
+  /** An http server on port 0 with a realtime server attached and subscribed. */
+  async function startRealtime(
+    overrides: Partial<RealtimeServerOptions> = {},
+    calls?: Parameters<typeof fakeSendMessage>[1],
+  ): Promise<{ rt: RealtimeServer; wsUrl: string; server: http.Server }> {
+    const server = http.createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const rt: RealtimeServer = createRealtimeServer({
+      ...(overrides.bus ? {} : { redis, keys }),
+      server,
+      logger: ctx.logger,
+      verifyToken,
+      // Resolved lazily: the service needs the publisher the realtime server creates.
+      sendMessage: fakeSendMessage(() => rt.publisher, calls),
+      ...overrides,
+    });
+    cleanups.push(async () => {
+      await rt.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    await rt.ready;
+    return { rt, wsUrl: `ws://127.0.0.1:${port}/ws`, server };
+  }
+
+  async function connect(
+    wsUrl: string,
+    user: AuthenticatedUser,
+    options: WebSocket.ClientOptions = {},
+  ) {
+    const client = await TestClient.open(wsUrl, {
+      ...options,
+      headers: { Authorization: `Bearer ${await tokenFor(user)}` },
+    });
+    cleanups.push(async () => {
+      client.ws.terminate();
+    });
+    return client;
+  }
+
+  describe('authentication at the upgrade', function () {
+    it('answers 401 with the error body and closes, before any upgrade, without a token', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const r = await refusal(wsUrl);
+      assert.equal(r.status, 401);
+      assert.equal(r.headers['www-authenticate'], 'Bearer');
+      assert.deepEqual(r.body, {
+        error: { code: 'UNAUTHORIZED', message: 'A bearer token is required' },
+      });
+      assert.equal(rt.connections(), 0);
+    });
+
+    it('refuses a token signed with another secret, an expired one and an alg:none one', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const user = newUser('mallory');
+      const otherSecret = new TextEncoder().encode('another-secret-another-secret-0123456789');
+      const unsigned = new UnsecuredJWT({ username: user.username })
+        .setSubject(user.id)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .encode();
+      const tokens = [
+        await tokenFor(user, otherSecret),
+        await new SignJWT({ username: user.username })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject(user.id)
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+          .sign(SECRET),
+        unsigned,
+        'not-a-jwt',
+      ];
+      for (const token of tokens) {
+        const r = await refusal(wsUrl, { Authorization: `Bearer ${token}` });
+        assert.equal(r.status, 401, token);
+        assert.equal((r.body as { error: { code: string } }).error.code, 'UNAUTHORIZED');
+      }
+      // The same tokens in the query string (the browser way) are refused too.
+      const r = await refusal(`${wsUrl}?token=${encodeURIComponent(unsigned)}`);
+      assert.equal(r.status, 401);
+      // A malformed Authorization header is not overridden by a good ?token=.
+      const good = await tokenFor(user);
+      const r2 = await refusal(`${wsUrl}?token=${good}`, { Authorization: `Basic ${good}` });
+      assert.equal(r2.status, 401);
+      assert.equal(rt.connections(), 0);
+    });
+
+    it('accepts a valid token in the query string (browsers cannot set headers)', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const user = newUser('browser');
+      const client = await TestClient.open(`${wsUrl}?token=${await tokenFor(user)}`);
+      cleanups.push(async () => client.ws.terminate());
+      client.send({ type: 'ping' });
+      await client.next((f) => f.type === 'pong');
+      assert.equal(rt.connections(), 1);
+    });
+
+    it('answers 404 for another path and 503 when verifyToken reports an outage', async function () {
+      const { wsUrl } = await startRealtime();
+      const user = newUser('alice');
+      const r = await refusal(wsUrl.replace('/ws', '/other'), {
+        Authorization: `Bearer ${await tokenFor(user)}`,
+      });
+      assert.equal(r.status, 404);
+      assert.equal((r.body as { error: { code: string } }).error.code, 'NOT_FOUND');
+
+      const { wsUrl: url2 } = await startRealtime({
+        verifyToken: async () => {
+          throw new AppError('SERVICE_UNAVAILABLE', 'user store down: internal detail');
+        },
+      });
+      const r2 = await refusal(url2, { Authorization: `Bearer ${await tokenFor(user)}` });
+      assert.equal(r2.status, 503);
+      assert.deepEqual(r2.body, {
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'A backing service is unavailable' },
+      });
+    });
+  });
+
+  describe('messages', function () {
+    it('delivers message:new to the receiver and every connection of the sender, and acks', async function () {
+      const calls: Parameters<typeof fakeSendMessage>[1] = [];
+      const { rt, wsUrl } = await startRealtime({}, calls);
+      const alice = newUser('alice');
+      const bob = newUser('bob');
+      const a1 = await connect(wsUrl, alice);
+      const a2 = await connect(wsUrl, alice);
+      const b = await connect(wsUrl, bob);
+      assert.equal(rt.connections(), 3);
+
+      a1.send({ type: 'message:send', receiverId: bob.id, content: 'hi bob', clientMsgId: 'c-1' });
+      const isNew = (f: Frame) => f.type === 'message:new';
+      const atB = await b.next(isNew, 1000);
+      const msg = atB.message as Message;
+      assert.equal(msg.senderId, alice.id);
+      assert.equal(msg.receiverId, bob.id);
+      assert.equal(msg.content, 'hi bob');
+      assert.deepEqual(Object.keys(atB).sort(), ['message', 'type']);
+      assert.deepEqual((await a2.next(isNew, 1000)).message, msg);
+      assert.deepEqual((await a1.next(isNew, 1000)).message, msg);
+
+      const ack = await a1.next((f) => f.type === 'message:ack');
+      assert.deepEqual(ack, {
+        type: 'message:ack',
+        clientMsgId: 'c-1',
+        message: msg,
+        persisted: true,
+      });
+      // The service gets the sender from the token and the fields without the envelope.
+      assert.deepEqual(calls, [
+        {
+          userId: alice.id,
+          input: { receiverId: bob.id, content: 'hi bob' },
+          opts: { clientMsgId: 'c-1' },
+        },
+      ]);
+      // Exactly one copy each.
+      assert.equal(b.frames.length, 0);
+      assert.equal(a2.frames.length, 0);
+    });
+
+    it('answers bad frames with an error and keeps the connection open', async function () {
+      const { wsUrl } = await startRealtime();
+      const alice = newUser('alice');
+      const bob = newUser('bob');
+      const a = await connect(wsUrl, alice);
+      const isError = (f: Frame) => f.type === 'error';
+
+      a.send('{not json');
+      assert.deepEqual(await a.next(isError), {
+        type: 'error',
+        code: 'BAD_JSON',
+        message: 'The frame is not valid JSON',
+      });
+      a.send('[1,2]');
+      assert.equal((await a.next(isError)).code, 'VALIDATION_FAILED');
+      a.send('"text"');
+      assert.equal((await a.next(isError)).code, 'VALIDATION_FAILED');
+      a.send({ type: 'message:teleport', clientMsgId: 'c-9' });
+      assert.deepEqual(await a.next(isError), {
+        type: 'error',
+        code: 'UNKNOWN_TYPE',
+        message: 'Unknown frame type "message:teleport"',
+        clientMsgId: 'c-9',
+      });
+      a.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+      assert.equal((await a.next(isError)).code, 'VALIDATION_FAILED');
+      a.send({ type: 'message:send', receiverId: bob.id, clientMsgId: 42 });
+      assert.equal((await a.next(isError)).code, 'VALIDATION_FAILED');
+
+      assert.equal(a.ws.readyState, WebSocket.OPEN);
+      a.send({
+        type: 'message:send',
+        receiverId: bob.id,
+        content: 'still here',
+        clientMsgId: 'ok',
+      });
+      const ack = await a.next((f) => f.type === 'message:ack');
+      assert.equal((ack.message as Message).content, 'still here');
+      a.send({ type: 'ping' });
+      await a.next((f) => f.type === 'pong');
+    });
+
+    it('passes AppErrors of the service on, and hides other errors behind INTERNAL', async function () {
+      const { wsUrl } = await startRealtime();
+      const a = await connect(wsUrl, newUser('alice'));
+      const isError = (f: Frame) => f.type === 'error';
+
+      a.send({ type: 'message:send', receiverId: 'nobody', content: 'x', clientMsgId: 'v' });
+      assert.deepEqual(await a.next(isError), {
+        type: 'error',
+        code: 'VALIDATION_FAILED',
+        message: 'receiverId must be a user id',
+        clientMsgId: 'v',
+      });
+      a.send({ type: 'message:send', receiverId: 'boom', content: 'x', clientMsgId: 'b' });
+      assert.deepEqual(await a.next(isError), {
+        type: 'error',
+        code: 'INTERNAL',
+        message: 'Internal error',
+        clientMsgId: 'b',
+      });
+      a.send({ type: 'message:send', receiverId: 'down', content: 'x', clientMsgId: 'd' });
+      assert.deepEqual(await a.next(isError), {
+        type: 'error',
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'A backing service is unavailable',
+        clientMsgId: 'd',
+      });
+      a.send({ type: 'message:send', receiverId: 'slow-down', content: 'x' });
+      assert.deepEqual(await a.next(isError), {
+        type: 'error',
+        code: 'RATE_LIMITED',
+        message: 'Too many requests',
+        retryAfterSeconds: 7,
+      });
+    });
+
+    it('acks a client’s sends in the order they were sent', async function () {
+      const { wsUrl } = await startRealtime();
+      const a = await connect(wsUrl, newUser('alice'));
+      const bob = newUser('bob');
+      for (let i = 0; i < 20; i++) {
+        a.send({
+          type: 'message:send',
+          receiverId: bob.id,
+          content: `m${i}`,
+          clientMsgId: `c${i}`,
+        });
+      }
+      await a.until(() =>
+        a.frames.filter((f) => f.type === 'message:ack').length === 20 ? true : undefined,
+      );
+      const acks = a.frames.filter((f) => f.type === 'message:ack').map((f) => f.clientMsgId);
+      assert.deepEqual(
+        acks,
+        Array.from({ length: 20 }, (_, i) => `c${i}`),
+      );
+    });
+
+    it('answers RATE_LIMITED instead of queueing more than maxQueuedFrames', async function () {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const bob = newUser('bob');
+      const { wsUrl } = await startRealtime({
+        maxQueuedFrames: 2,
+        sendMessage: async (userId, _input, opts) => {
+          await gate;
+          const message: Message = {
+            id: new ObjectId().toHexString(),
+            senderId: userId,
+            receiverId: bob.id,
+            content: opts.clientMsgId ?? null,
+            imageUrl: null,
+            publicId: null,
+            createdAt: new Date().toISOString(),
+          };
+          return { message, persisted: false };
+        },
+      });
+      const a = await connect(wsUrl, newUser('alice'));
+      for (const id of ['c1', 'c2', 'c3']) {
+        a.send({ type: 'message:send', receiverId: bob.id, content: 'x', clientMsgId: id });
+      }
+      // c1 is being handled and c2 waits: c3 is refused at once.
+      const refused = await a.next((f) => f.type === 'error');
+      assert.equal(refused.code, 'RATE_LIMITED');
+      assert.equal(refused.clientMsgId, 'c3');
+      release();
+      assert.equal((await a.next((f) => f.type === 'message:ack')).clientMsgId, 'c1');
+      const second = await a.next((f) => f.type === 'message:ack');
+      assert.equal(second.clientMsgId, 'c2');
+      assert.equal(second.persisted, false);
+    });
+
+    it('accepts a frame of exactly maxPayload bytes and closes with 1009 above it', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const a = await connect(wsUrl, newUser('alice'));
+      const envelope = JSON.stringify({ type: 'ping', pad: '' });
+      a.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(64 * 1024 - envelope.length) }));
+      await a.next((f) => f.type === 'pong');
+      a.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(64 * 1024 - envelope.length + 1) }));
+      assert.equal((await a.closed).code, 1009);
+      await waitFor(() => rt.connections() === 0, 5000, 'the server to forget the socket');
+    });
+
+    it('ignores malformed payloads on the events channel', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const bob = newUser('bob');
+      const b = await connect(wsUrl, bob);
+      await redis.publish(keys.eventsChannel, 'not json');
+      await redis.publish(keys.eventsChannel, JSON.stringify({ type: 'message:new' }));
+      await redis.publish(
+        keys.eventsChannel,
+        JSON.stringify({ type: 'message:exploded', message: { id: 'x' }, recipients: [bob.id] }),
+      );
+      const message: Message = {
+        id: new ObjectId().toHexString(),
+        senderId: new ObjectId().toHexString(),
+        receiverId: bob.id,
+        content: 'valid',
+        imageUrl: null,
+        publicId: null,
+        createdAt: new Date().toISOString(),
+      };
+      await rt.publisher.publish({ type: 'message:updated', message, recipients: [bob.id] });
+      const f = await b.next(() => true);
+      assert.deepEqual(f, { type: 'message:updated', message });
+      assert.equal(b.ws.readyState, WebSocket.OPEN);
+    });
+  });
+
+  describe('across API processes', function () {
+    it('delivers a message sent through server 1 to a receiver connected to server 2', async function () {
+      const redis2 = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test-realtime-2' });
+      await redis2.connect();
+      cleanups.push(async () => {
+        await redis2.close();
+      });
+      const one = await startRealtime();
+      // The second process builds its bus first (as the lead would, for the message service).
+      const bus2 = new RedisEventBus({ redis: redis2, keys, logger: ctx.logger });
+      const two = await startRealtime({ bus: bus2 });
+      assert.equal(two.rt.publisher, bus2);
+
+      const alice = newUser('alice');
+      const bob = newUser('bob');
+      const a = await connect(one.wsUrl, alice);
+      const aOnTwo = await connect(two.wsUrl, alice);
+      const b = await connect(two.wsUrl, bob);
+
+      a.send({ type: 'message:send', receiverId: bob.id, content: 'cross', clientMsgId: 'x1' });
+      const atB = await b.next((f) => f.type === 'message:new', 1000);
+      assert.equal((atB.message as Message).content, 'cross');
+      await aOnTwo.next((f) => f.type === 'message:new', 1000);
+      const ack = await a.next((f) => f.type === 'message:ack');
+      assert.deepEqual(ack.message, atB.message);
+
+      // And back: sent through server 2, received on server 1.
+      b.send({ type: 'message:send', receiverId: alice.id, content: 'back' });
+      // `a` also holds its own copy of 'cross' (the sender is a recipient).
+      const cross = await a.next((f) => f.type === 'message:new', 1000);
+      assert.deepEqual(cross.message, atB.message);
+      const atA = await a.next((f) => f.type === 'message:new', 1000);
+      assert.equal((atA.message as Message).content, 'back');
+    });
+    it('resubscribes after the subscriber connection is dropped', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const bob = newUser('bob');
+      const b = await connect(wsUrl, bob);
+      const numsub = async () =>
+        Number((await redis.pubSubNumSub(keys.eventsChannel))[keys.eventsChannel] ?? 0);
+      assert.equal(await numsub(), 1);
+      // Kill only this server's subscriber connection (by the name the bus gave it).
+      const list = await redis.clientList();
+      const sub = list.find((c) => c.name === 'test-realtime:events');
+      assert.ok(sub, 'the subscriber connection is named after the command client');
+      await redis.sendCommand(['CLIENT', 'KILL', 'ID', String(sub.id)]);
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        const clients = await redis.clientList();
+        const again = clients.find((c) => c.name === 'test-realtime:events');
+        if (again && again.id !== sub.id && (await numsub()) === 1) break;
+        assert.ok(Date.now() < deadline, 'the subscriber did not come back');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const message: Message = {
+        id: new ObjectId().toHexString(),
+        senderId: new ObjectId().toHexString(),
+        receiverId: bob.id,
+        content: 'after reconnect',
+        imageUrl: null,
+        publicId: null,
+        createdAt: new Date().toISOString(),
+      };
+      await rt.publisher.publish({ type: 'message:new', message, recipients: [bob.id] });
+      assert.deepEqual(await b.next(() => true), { type: 'message:new', message });
+    });
+  });
+
+  describe('liveness and flow control', function () {
+    it('terminates a client that does not answer pings, and keeps one that does', async function () {
+      const { rt, wsUrl } = await startRealtime({ heartbeatMs: 200 });
+      const silent = await connect(wsUrl, newUser('silent'), { autoPong: false });
+      const lively = await connect(wsUrl, newUser('lively'));
+      const { code } = await silent.closed;
+      assert.equal(code, 1006, 'terminated without a close handshake');
+      await lively.until(() => (lively.pings >= 3 ? true : undefined));
+      assert.equal(lively.ws.readyState, WebSocket.OPEN);
+      assert.equal(rt.connections(), 1);
+    });
+
+    it('closes with 1013 a client that does not read its events', async function () {
+      this.timeout(40000);
+      const { rt, wsUrl } = await startRealtime({ maxBufferedBytes: 16 * 1024 });
+      const bob = newUser('bob');
+      const b = await connect(wsUrl, bob);
+      b.ws.pause(); // stop reading: kernel buffers fill, then the server's own buffer grows
+      const message: Message = {
+        id: new ObjectId().toHexString(),
+        senderId: new ObjectId().toHexString(),
+        receiverId: bob.id,
+        content: 'x'.repeat(60_000),
+        imageUrl: null,
+        publicId: null,
+        createdAt: new Date().toISOString(),
+      };
+      const deadline = Date.now() + 30000;
+      let sent = 0;
+      while (rt.connections() > 0) {
+        assert.ok(Date.now() < deadline, `still connected after ${sent} events`);
+        await Promise.all(
+          Array.from({ length: 20 }, () =>
+            rt.publisher.publish({ type: 'message:new', message, recipients: [bob.id] }),
+          ),
+        );
+        sent += 20;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      b.ws.resume();
+      const { code } = await b.closed;
+      assert.equal(code, 1013);
+      assert.ok(b.frames.length > 0 && b.frames.length < sent, 'events stopped once too slow');
+    });
+
+    it('close() closes every client with 1001 and stops accepting upgrades', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const a = await connect(wsUrl, newUser('alice'));
+      const b = await connect(wsUrl, newUser('bob'));
+      await rt.close();
+      assert.equal((await a.closed).code, 1001);
+      assert.equal((await b.closed).code, 1001);
+      assert.equal(rt.connections(), 0);
+      await assert.rejects(
+        TestClient.open(wsUrl, {
+          headers: { Authorization: `Bearer ${await tokenFor(newUser('late'))}` },
+        }),
+      );
+      await rt.close(); // idempotent
+    });
+  });
+});
