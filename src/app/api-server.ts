@@ -6,15 +6,30 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { checkHealth } from '../health/health-check.js';
 import { createHttpApp } from '../http/app.js';
+import { authRoutes } from '../http/routes/auth-routes.js';
 import { healthRoutes } from '../http/routes/health-routes.js';
+import { messageRoutes } from '../http/routes/message-routes.js';
+import { userRoutes } from '../http/routes/user-routes.js';
+import type { EventPublisher } from '../messages/message-events.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
 import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
+import { createApiMetrics, httpMetricsMiddleware } from '../metrics/api-metrics.js';
+import { SharedStats } from '../metrics/shared-stats.js';
+import { metricsRoutes } from '../http/routes/metrics-routes.js';
+import { RedisKeys } from '../redis/keys.js';
+import { RedisEventBus } from '../realtime/redis-event-bus.js';
+import { createRealtimeServer, type RealtimeServer } from '../realtime/ws-server.js';
+import { createApiServices, type ApiServices } from './api-services.js';
 
 export interface ApiServer {
   server: http.Server;
   redis: RedisClient;
   mongo: MongoClient;
-  /** Resolves when Redis and MongoDB were reached once. */
+  /** The domain services (for the ws server: `messageService`, `verifyToken`). */
+  services: ApiServices;
+  /** The ws endpoint `/ws` on the same server. */
+  realtime: RealtimeServer;
+  /** Resolves when Redis and MongoDB were reached once and the indexes exist. */
   ready: Promise<void>;
   url: string;
   /** Stops accepting, finishes in-flight requests, closes the clients. */
@@ -26,16 +41,70 @@ export interface ApiServer {
  * connects to Redis and MongoDB in the background (retrying with backoff), so `/health`
  * answers 503 naming what is missing instead of the process crash-looping.
  */
-export async function startApiServer(config: Config, logger: Logger): Promise<ApiServer> {
+export interface ApiServerOptions {
+  /**
+   * Fans message events out to ws clients. Default: the Redis pub/sub bus of the realtime
+   * module, which reaches every API process; tests may pass a recording one.
+   */
+  publisher?: EventPublisher;
+}
+
+export async function startApiServer(
+  config: Config,
+  logger: Logger,
+  opts: ApiServerOptions = {},
+): Promise<ApiServer> {
   const redis = createRedisClient(config.redis, logger, { name: 'api', failFastWhenDown: true });
   const mongo = createMongoClient(config.mongo, logger, { appName: 'chat-api' });
   const abort = new AbortController();
+  const keys = new RedisKeys(config.redis.keyPrefix);
+  const bus = new RedisEventBus({ redis, keys, logger });
 
+  // The realtime server is created below (it needs the HTTP server); metrics read its
+  // connection count lazily.
+  const ref: { realtime?: RealtimeServer } = {};
+  const wsCount = () => ref.realtime?.connections() ?? 0;
+  const metrics = createApiMetrics(wsCount);
+  const stats = new SharedStats(redis, keys, () => ({
+    role: 'api',
+    wsConnections: wsCount(),
+  }));
+  const services = createApiServices({
+    config,
+    logger,
+    redis,
+    mongo,
+    publisher: opts.publisher ?? bus,
+    observer: {
+      cacheLookup(kind, hit) {
+        (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ kind });
+        stats.count(hit ? 'cacheHits' : 'cacheMisses');
+      },
+      sent(persisted, transport) {
+        const mode = persisted ? 'write-through' : config.persistenceMode;
+        metrics.sends.inc({ mode: persisted ? mode : `${mode}:pending`, transport });
+        stats.count('sends');
+      },
+    },
+  });
   const routers: Router[] = [
     healthRoutes(() => checkHealth({ redis, mongo, mongoDb: config.mongo.db })),
+    metricsRoutes({ metrics, redis, keys, verifyToken: services.verifyToken }),
+    authRoutes(services.auth),
+    userRoutes(services.auth, services.verifyToken),
+    messageRoutes(services.messageService, services.verifyToken),
   ];
-  const app = createHttpApp({ logger, routers });
+  const app = createHttpApp({ logger, routers, before: [httpMetricsMiddleware(metrics)] });
   const server = http.createServer(app.callback());
+  const rt = createRealtimeServer({
+    server,
+    bus,
+    logger,
+    verifyToken: services.verifyToken,
+    sendMessage: (userId, input, o) =>
+      services.messageService.send(userId, input, { ...o, transport: 'ws' }),
+  });
+  ref.realtime = rt;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -45,19 +114,26 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   logger.info({ url, redis: config.redis.url, mongo: config.mongo.safeUri }, 'API listening');
 
   const ready = Promise.all([
-    redis.connect().then(() => undefined),
+    redis.connect().then(() => rt.ready),
     connectMongoWithRetry(mongo, config.mongo, logger, abort.signal),
-  ]).then(() => logger.info('API connected to Redis and MongoDB'));
+  ])
+    .then(() => ensureIndexesWithRetry(services, logger, abort.signal))
+    .then(() => logger.info('API connected to Redis and MongoDB'));
   ready.catch(() => {});
 
   return {
     server,
     redis,
     mongo,
+    services,
+    realtime: rt,
     ready,
     url,
     async close() {
       abort.abort();
+      // ws first: upgraded sockets would keep server.close() waiting.
+      await rt.close();
+      await stats.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -66,4 +142,22 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       await mongo.close();
     },
   };
+}
+
+/** Index creation right after connecting; MongoDB may blip, so retry rather than give up. */
+async function ensureIndexesWithRetry(
+  services: ApiServices,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await services.ensureIndexes();
+      return;
+    } catch (err) {
+      if (signal.aborted || attempt >= 20) throw err;
+      logger.error({ err: (err as Error).message, attempt }, 'creating MongoDB indexes failed');
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5000)));
+    }
+  }
 }

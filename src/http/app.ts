@@ -10,6 +10,8 @@ export interface HttpAppDeps {
   routers: Router[];
   /** Largest JSON body accepted. @defaultValue '100kb' */
   bodyLimit?: string;
+  /** Middleware run before everything else (e.g. request metrics, which must see final statuses). */
+  before?: Koa.Middleware[];
 }
 
 /** Builds the Koa application (no listening): tests mount it on their own port. */
@@ -18,6 +20,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   app.proxy = false;
   // Errors are answered by errorHandler; Koa's own 'error' event would log them again.
   app.silent = true;
+  for (const mw of deps.before ?? []) app.use(mw);
   app.use(errorHandler(deps.logger));
   app.use(
     bodyParser({

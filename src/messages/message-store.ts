@@ -1,5 +1,11 @@
-import type { Collection, Db } from 'mongodb';
-import { toMessageDoc, type MessageDoc, type MessageShadow } from './message.js';
+import { MongoServerError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import {
+  fromMessageDoc,
+  toMessageDoc,
+  type Message,
+  type MessageDoc,
+  type MessageShadow,
+} from './message.js';
 
 export const MESSAGES_COLLECTION = 'messages';
 
@@ -33,4 +39,106 @@ export async function upsertMessages(
 
 export function messagesCollection(db: Db): Collection<MessageDoc> {
   return db.collection<MessageDoc>(MESSAGES_COLLECTION);
+}
+
+/** Matches documents that are not soft-deleted. */
+const NOT_DELETED = { deletedAt: { $exists: false } } as const;
+
+/**
+ * Index of conversation reads (latest first, and `before` pages). `_id` breaks ties of equal
+ * `createdAt`, so the order is total and pages neither skip nor repeat.
+ */
+export async function ensureMessageIndexes(collection: Collection<MessageDoc>): Promise<void> {
+  await collection.createIndex(
+    { conversationId: 1, createdAt: 1, _id: 1 },
+    { name: 'conversation_createdAt' },
+  );
+}
+
+/** One message by id; soft-deleted ones only with `includeDeleted` (for page cursors). */
+export async function findMessageDoc(
+  collection: Collection<MessageDoc>,
+  id: string,
+  opts: { includeDeleted?: boolean } = {},
+): Promise<MessageDoc | null> {
+  const filter = opts.includeDeleted
+    ? { _id: new ObjectId(id) }
+    : { _id: new ObjectId(id), ...NOT_DELETED };
+  return collection.findOne(filter);
+}
+
+/**
+ * The latest `limit` live messages of a conversation, or those just older than `before`
+ * (by createdAt, then _id); returned oldest first.
+ */
+export async function findConversationMessages(
+  collection: Collection<MessageDoc>,
+  conversation: string,
+  limit: number,
+  before?: { createdAt: Date; id: string },
+): Promise<Message[]> {
+  const filter: Filter<MessageDoc> = { conversationId: conversation, ...NOT_DELETED };
+  if (before) {
+    const beforeId = new ObjectId(before.id);
+    filter.$or = [
+      { createdAt: { $lt: before.createdAt } },
+      { createdAt: before.createdAt, _id: { $lt: beforeId } },
+    ];
+  }
+  const docs = await collection
+    .find(filter)
+    .sort({ createdAt: -1, _id: -1 })
+    .limit(limit)
+    .toArray();
+  return docs.reverse().map(fromMessageDoc);
+}
+
+/**
+ * Writes an edit: `$set` of content and updatedAt on a live message; for a message still
+ * pending (only in Redis) the upsert inserts the whole edited document, so the daemon's
+ * later `$setOnInsert` cannot overwrite it. A message deleted meanwhile is left alone.
+ * @returns the message as now stored, or null when it is gone (deleted).
+ */
+export async function writeMessageEdit(
+  collection: Collection<MessageDoc>,
+  message: Message,
+  content: string,
+  updatedAt: Date,
+): Promise<Message | null> {
+  const { _id, ...rest } = toMessageDoc(message);
+  const onInsert: Partial<MessageDoc> = { ...rest };
+  delete onInsert.content;
+  delete onInsert.updatedAt;
+  delete onInsert.deletedAt;
+  try {
+    const doc = await collection.findOneAndUpdate(
+      { _id, ...NOT_DELETED },
+      { $set: { content, updatedAt }, $setOnInsert: onInsert },
+      { upsert: true, returnDocument: 'after' },
+    );
+    return doc ? fromMessageDoc(doc) : null;
+  } catch (err) {
+    // The filter missed because the message is tombstoned; the upsert then hit its _id.
+    if (err instanceof MongoServerError && err.code === 11000) return null;
+    throw err;
+  }
+}
+
+/**
+ * Soft-deletes: sets `deletedAt`, upserting a tombstone for a message still pending, so a
+ * late daemon upsert (`$setOnInsert`) cannot resurrect it. Idempotent.
+ */
+export async function writeMessageTombstone(
+  collection: Collection<MessageDoc>,
+  message: Message,
+  deletedAt: Date,
+): Promise<void> {
+  const { _id, ...rest } = toMessageDoc(message);
+  const onInsert: Partial<MessageDoc> = { ...rest };
+  delete onInsert.deletedAt;
+  await collection.updateOne(
+    { _id },
+    { $set: { deletedAt }, $setOnInsert: onInsert },
+    { upsert: true },
+  );
 }

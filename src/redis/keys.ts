@@ -18,6 +18,7 @@
  * - `convgen:{a}:{b}`         STRING counter bumped by every write to a conversation, so a
  *                             cache fill from MongoDB never overwrites a newer write
  * - `events`                  pub/sub channel fanning ws events out to every API process
+ * - `stats:counters`, `stats:instances`  HASHes of cluster-wide stats (dashboard, CLI)
  */
 export class RedisKeys {
   constructor(readonly prefix: string = '') {}
@@ -66,6 +67,16 @@ export class RedisKeys {
 
   get eventsChannel(): string {
     return `${this.prefix}events`;
+  }
+
+  /** HASH of cluster-wide counters (see src/metrics/shared-stats.ts). */
+  get statsCounters(): string {
+    return `${this.prefix}stats:counters`;
+  }
+
+  /** HASH instance id → JSON report of each running API/daemon process. */
+  get statsInstances(): string {
+    return `${this.prefix}stats:instances`;
   }
 
   rateLimit(userId: string): string {

@@ -1,0 +1,99 @@
+import type { MongoClient } from 'mongodb';
+import { AuthService } from '../auth/auth-service.js';
+import { TokenService, type AuthUser } from '../auth/token-service.js';
+import { UserStore } from '../auth/user-store.js';
+import { CacheService } from '../cache/cache-service.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../logging/logger.js';
+import { ConversationCache } from '../messages/conversation-cache.js';
+import type { EventPublisher } from '../messages/message-events.js';
+import { MessageService, type MessageObserver } from '../messages/message-service.js';
+import { messagesCollection } from '../messages/message-store.js';
+import { SendIdempotency } from '../messages/send-idempotency.js';
+import { SendRateLimiter } from '../messages/send-rate-limiter.js';
+import { RedisKeys } from '../redis/keys.js';
+import type { RedisClient } from '../redis/redis-client.js';
+
+export interface ApiServiceDeps {
+  config: Config;
+  logger: Logger;
+  /** The API's command connection (not a subscriber). */
+  redis: RedisClient;
+  mongo: MongoClient;
+  /** Fans message events out to ws clients on every API process. */
+  publisher: EventPublisher;
+  /** Metrics hooks of the message service. */
+  observer?: MessageObserver;
+}
+
+/** The domain services of an API process, shared by the REST routes and the ws server. */
+export interface ApiServices {
+  keys: RedisKeys;
+  cache: CacheService;
+  users: UserStore;
+  tokens: TokenService;
+  auth: AuthService;
+  /** Send / read / edit / delete; the rate limit and idempotency are inside `send`. */
+  messageService: MessageService;
+  rateLimiter: SendRateLimiter;
+  /** Bearer token → user; throws AppError UNAUTHORIZED. For the ws upgrade too. */
+  verifyToken(token: string): Promise<AuthUser>;
+  /** Creates the MongoDB indexes (users: unique username; messages: conversation order). */
+  ensureIndexes(): Promise<void>;
+}
+
+/** Builds the services from the clients (no connecting, no listening). */
+export function createApiServices(deps: ApiServiceDeps): ApiServices {
+  const { config, logger, redis, mongo, publisher } = deps;
+  const keys = new RedisKeys(config.redis.keyPrefix);
+  const db = mongo.db(config.mongo.db);
+  const cache = new CacheService({
+    redis,
+    keys,
+    logger,
+    defaultTtlSeconds: config.cache.ttlSeconds,
+  });
+  const users = UserStore.fromDb(db);
+  const tokens = new TokenService({ secret: config.auth.jwtSecret });
+  const auth = new AuthService(users, tokens);
+  const rateLimiter = new SendRateLimiter({
+    redis,
+    keys,
+    limit: config.rateLimit.sends,
+    windowSeconds: config.rateLimit.windowSeconds,
+  });
+  const messageService = new MessageService({
+    redis,
+    keys,
+    logger,
+    messages: messagesCollection(db),
+    users,
+    cache,
+    conversations: new ConversationCache({
+      redis,
+      keys,
+      ttlSeconds: config.cache.ttlSeconds,
+      size: config.cache.conversationSize,
+    }),
+    publisher,
+    rateLimiter,
+    idempotency: new SendIdempotency({ redis, keys }),
+    persistenceMode: config.persistenceMode,
+    ttlSeconds: config.cache.ttlSeconds,
+    conversationSize: config.cache.conversationSize,
+    observer: deps.observer,
+  });
+  return {
+    keys,
+    cache,
+    users,
+    tokens,
+    auth,
+    messageService,
+    rateLimiter,
+    verifyToken: tokens.verifyToken,
+    async ensureIndexes() {
+      await Promise.all([users.ensureIndexes(), messageService.ensureIndexes()]);
+    },
+  };
+}

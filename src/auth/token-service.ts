@@ -1,0 +1,67 @@
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { AppError } from '../errors/app-error.js';
+
+/** Who a valid token says the caller is. */
+export interface AuthUser {
+  /** The user's id (ObjectId hex). */
+  id: string;
+  username: string;
+}
+
+export interface TokenServiceOptions {
+  /** HS256 key (config.auth.jwtSecret, at least 32 characters). */
+  secret: string;
+  /** Lifetime of issued tokens. @defaultValue '24h' */
+  expiresIn?: string;
+}
+
+const ID_RE = /^[0-9a-f]{24}$/;
+
+/**
+ * Issues and verifies the API's bearer tokens: HS256 JWTs with `sub` = user id and a
+ * `username` claim. Verification accepts HS256 only, so `alg: none` and tokens signed with
+ * another algorithm (or key) are rejected like expired ones: 401 `UNAUTHORIZED`.
+ */
+export class TokenService {
+  private readonly key: Uint8Array;
+  private readonly expiresIn: string;
+
+  constructor(opts: TokenServiceOptions) {
+    if (opts.secret.length < 32) throw new TypeError('the JWT secret must be ≥ 32 characters');
+    this.key = new TextEncoder().encode(opts.secret);
+    this.expiresIn = opts.expiresIn ?? '24h';
+  }
+
+  /** A signed token for `user`, valid for 24 h. */
+  async issueToken(user: AuthUser): Promise<string> {
+    return new SignJWT({ username: user.username })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(user.id)
+      .setIssuedAt()
+      .setExpirationTime(this.expiresIn)
+      .sign(this.key);
+  }
+
+  /**
+   * The user a token names. Arrow property so it can be handed around unbound
+   * (`createApiServices(...).verifyToken`).
+   * @throws AppError UNAUTHORIZED when the token is malformed, forged, expired or not HS256.
+   */
+  readonly verifyToken = async (token: string): Promise<AuthUser> => {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      const { sub, username } = payload;
+      if (typeof sub !== 'string' || !ID_RE.test(sub) || typeof username !== 'string') {
+        throw new AppError('UNAUTHORIZED', 'The token is not valid');
+      }
+      return { id: sub, username };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      const expired = err instanceof joseErrors.JWTExpired;
+      throw new AppError(
+        'UNAUTHORIZED',
+        expired ? 'The token has expired' : 'The token is not valid',
+      );
+    }
+  };
+}

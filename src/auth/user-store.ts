@@ -1,0 +1,105 @@
+import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb';
+
+export const USERS_COLLECTION = 'users';
+
+/** A user as stored in MongoDB (`users` collection). */
+export interface UserDoc {
+  _id: ObjectId;
+  username: string;
+  passwordHash: string;
+  createdAt: Date;
+}
+
+/** A user as clients see it. */
+export interface PublicUser {
+  id: string;
+  username: string;
+}
+
+export interface UserStoreOptions {
+  /** How many known user ids are remembered in memory. @defaultValue 50000 */
+  knownIdsLimit?: number;
+}
+
+/** Thrown by {@link UserStore.create} when the unique username index refuses the insert. */
+export class DuplicateUsernameError extends Error {
+  constructor(readonly username: string) {
+    super(`username ${username} is taken`);
+    this.name = 'DuplicateUsernameError';
+  }
+}
+
+/**
+ * The `users` collection. Users are never deleted, so a user id once seen to exist stays
+ * valid: `exists` remembers them in memory, which also lets a send be accepted (as
+ * write-behind) while MongoDB is down, as long as this process has seen the receiver.
+ */
+export class UserStore {
+  private readonly known = new Set<string>();
+  private readonly knownLimit: number;
+
+  constructor(
+    readonly collection: Collection<UserDoc>,
+    opts: UserStoreOptions = {},
+  ) {
+    this.knownLimit = opts.knownIdsLimit ?? 50000;
+  }
+
+  static fromDb(db: Db, opts?: UserStoreOptions): UserStore {
+    return new UserStore(db.collection<UserDoc>(USERS_COLLECTION), opts);
+  }
+
+  /** Unique index on `username` (signup races are settled by it). */
+  async ensureIndexes(): Promise<void> {
+    await this.collection.createIndex({ username: 1 }, { unique: true, name: 'username_unique' });
+  }
+
+  /** @throws DuplicateUsernameError when the username is taken. */
+  async create(username: string, passwordHash: string): Promise<PublicUser> {
+    const doc: UserDoc = { _id: new ObjectId(), username, passwordHash, createdAt: new Date() };
+    try {
+      await this.collection.insertOne(doc);
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === 11000) {
+        throw new DuplicateUsernameError(username);
+      }
+      throw err;
+    }
+    const id = doc._id.toHexString();
+    this.remember(id);
+    return { id, username };
+  }
+
+  async findByUsername(username: string): Promise<UserDoc | null> {
+    const doc = await this.collection.findOne({ username });
+    if (doc) this.remember(doc._id.toHexString());
+    return doc;
+  }
+
+  /** Whether a user with this id (24 hex, already validated) exists. */
+  async exists(id: string): Promise<boolean> {
+    if (this.known.has(id)) return true;
+    const doc = await this.collection.findOne(
+      { _id: new ObjectId(id) },
+      { projection: { _id: 1 } },
+    );
+    if (doc) this.remember(id);
+    return doc !== null;
+  }
+
+  /** Every user except `exceptId`, by username (at most `limit`). */
+  async listOthers(exceptId: string, limit = 1000): Promise<PublicUser[]> {
+    const docs = await this.collection
+      .find({ _id: { $ne: new ObjectId(exceptId) } }, { projection: { username: 1 } })
+      .sort({ username: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map((d) => ({ id: d._id.toHexString(), username: d.username }));
+  }
+
+  private remember(id: string): void {
+    // A plain bounded set: forgetting an id only costs one more lookup.
+    if (this.known.size >= this.knownLimit) this.known.clear();
+    this.known.add(id);
+  }
+}

@@ -1,0 +1,149 @@
+import type { Logger } from '../logging/logger.js';
+import { escapeGlob, type RedisKeys } from '../redis/keys.js';
+import { LuaScript } from '../redis/lua-script.js';
+import type { RedisClient } from '../redis/redis-client.js';
+
+export interface CacheServiceOptions {
+  redis: RedisClient;
+  keys: RedisKeys;
+  logger: Logger;
+  /** TTL used when `setCache` is given none. @defaultValue 5 */
+  defaultTtlSeconds?: number;
+  /** COUNT hint of each SCAN step. @defaultValue 500 */
+  scanCount?: number;
+}
+
+/** A condition for {@link CacheService.setCache}: write only if `key` still holds `value`. */
+export interface CacheGuard {
+  /** Full key name (e.g. `keys.conversationGeneration(a, b)`). */
+  key: string;
+  /** Expected value; null = the key must not exist. */
+  value: string | null;
+}
+
+/**
+ * The guide's cache service on Redis. Keys given to and returned by it are relative to the
+ * configured key prefix (`message:<id>`), which it adds itself, and are logged that way:
+ * `Cached: message:<id> (TTL: 5s)`, `Cache hit: …`, `Cache miss: …`, `Deleted from cache: …`.
+ *
+ * Every entry it sets also gets its deadline in the expiry daemon's due index (same
+ * script), so the daemon sees every expiration. It never touches the daemon's records:
+ * `deleteCache` and `clearAll` remove cache entries only, and a due entry left behind is
+ * harmless (the daemon finds the key gone and acks it), whereas dropping one could strand
+ * the shadow of a message not yet in MongoDB.
+ */
+export class CacheService {
+  private readonly redis: RedisClient;
+  private readonly keys: RedisKeys;
+  private readonly logger: Logger;
+  private readonly scanCount: number;
+  private static readonly cacheScript = LuaScript.load('cache-message-2');
+  private static readonly guardedCacheScript = LuaScript.load('cache-message-guarded-3');
+  /** TTL of `setCache` without one. */
+  readonly defaultTtlSeconds: number;
+
+  constructor(opts: CacheServiceOptions) {
+    const ttl = opts.defaultTtlSeconds ?? 5;
+    if (!Number.isInteger(ttl) || ttl < 1) {
+      throw new TypeError(`defaultTtlSeconds must be a whole number ≥ 1, got ${ttl}`);
+    }
+    this.redis = opts.redis;
+    this.keys = opts.keys;
+    this.logger = opts.logger;
+    this.defaultTtlSeconds = ttl;
+    this.scanCount = opts.scanCount ?? 500;
+  }
+
+  /**
+   * Stores `data` as JSON under `key` for `ttl` seconds (default: the TTL given at
+   * construction) and records its deadline in the due index, atomically.
+   * @returns false only when a `guard` was given and had changed (nothing written).
+   */
+  async setCache(
+    key: string,
+    data: unknown,
+    ttl: number = this.defaultTtlSeconds,
+    opts: { guard?: CacheGuard } = {},
+  ): Promise<boolean> {
+    if (!Number.isInteger(ttl) || ttl < 1) throw new TypeError(`ttl must be ≥ 1 s, got ${ttl}`);
+    const keys = [this.full(key), this.keys.due];
+    const value = JSON.stringify(data);
+    const res = opts.guard
+      ? await CacheService.guardedCacheScript.run(
+          this.redis,
+          [...keys, opts.guard.key],
+          [value, ttl, opts.guard.value ?? ''],
+        )
+      : await CacheService.cacheScript.run(this.redis, keys, [value, ttl]);
+    if (res === 1) {
+      this.logger.debug({ key, ttl }, `Cached: ${key} (TTL: ${ttl}s)`);
+      return true;
+    }
+    this.logger.debug({ key }, `Not cached (changed meanwhile): ${key}`);
+    return false;
+  }
+
+  /** The parsed JSON under `key`, or null when absent (or not JSON). */
+  async getCache<T = unknown>(key: string): Promise<T | null> {
+    const raw = await this.redis.get(this.full(key));
+    if (raw === null) {
+      this.logger.debug({ key }, `Cache miss: ${key}`);
+      return null;
+    }
+    try {
+      const value = JSON.parse(raw) as T;
+      this.logger.debug({ key }, `Cache hit: ${key}`);
+      return value;
+    } catch {
+      // Not ours or corrupted: treat as a miss, the caller reloads from MongoDB.
+      this.logger.warn({ key }, `Cache miss (unparseable entry): ${key}`);
+      return null;
+    }
+  }
+
+  /** Removes `key`; true when it existed. */
+  async deleteCache(key: string): Promise<boolean> {
+    const n = await this.redis.unlink(this.full(key));
+    if (n > 0) this.logger.debug({ key }, `Deleted from cache: ${key}`);
+    return n > 0;
+  }
+
+  /**
+   * Keys (relative to the prefix) matching a Redis glob `pattern` under the prefix, found
+   * with SCAN (never KEYS, which blocks the server). A key may be reported twice by SCAN;
+   * the result has each once.
+   */
+  async getKeysByPattern(pattern: string): Promise<string[]> {
+    const found = new Set<string>();
+    for await (const batch of this.redis.scanIterator({
+      MATCH: `${escapeGlob(this.keys.prefix)}${pattern}`,
+      COUNT: this.scanCount,
+    })) {
+      for (const k of batch) found.add(k.slice(this.keys.prefix.length));
+    }
+    return [...found];
+  }
+
+  /**
+   * Removes every cache entry of this application (`message:*` and `messages:*` under the
+   * prefix) with SCAN + UNLINK; never FLUSHDB/FLUSHALL, and never the daemon's records.
+   * @returns how many keys were removed.
+   */
+  async clearAll(): Promise<number> {
+    let removed = 0;
+    for (const pattern of this.keys.cachePatterns) {
+      for await (const batch of this.redis.scanIterator({
+        MATCH: pattern,
+        COUNT: this.scanCount,
+      })) {
+        if (batch.length > 0) removed += await this.redis.unlink(batch);
+      }
+    }
+    this.logger.info({ removed }, `Cache cleared: ${removed} entries`);
+    return removed;
+  }
+
+  private full(key: string): string {
+    return `${this.keys.prefix}${key}`;
+  }
+}

@@ -1,0 +1,62 @@
+import Router from '@koa/router';
+import type { AuthUser } from '../../auth/token-service.js';
+import type { MessageService } from '../../messages/message-service.js';
+import { authUser, requireAuth } from '../middleware/require-auth.js';
+
+/**
+ * The message API; every route requires a bearer token (checked before anything else, so
+ * an anonymous caller learns nothing, not even about malformed ids):
+ * - `POST   /api/messages/send`              → 201 (202 when accepted while MongoDB is down,
+ *                                              200 for an idempotent retry) `{ message, persisted }`
+ * - `GET    /api/messages/item/:messageId`   → 200 `{ message }`
+ * - `PATCH  /api/messages/item/:messageId`   → 200 `{ message }`
+ * - `DELETE /api/messages/item/:messageId`   → 204
+ * - `GET    /api/messages/:receiverId`       → 200 `{ messages }`, `X-Cache: HIT|MISS`
+ */
+export function messageRoutes(
+  messages: MessageService,
+  verifyToken: (token: string) => Promise<AuthUser>,
+): Router {
+  const router = new Router({ prefix: '/api/messages' });
+  router.use(requireAuth(verifyToken));
+
+  router.post('/send', async (ctx) => {
+    const header = ctx.get('Idempotency-Key');
+    const result = await messages.send(authUser(ctx).id, ctx.request.body, {
+      idempotencyKey: header === '' ? undefined : header,
+    });
+    ctx.status = result.status;
+    ctx.body = { message: result.message, persisted: result.persisted };
+  });
+
+  router.get('/item/:messageId', async (ctx) => {
+    ctx.body = { message: await messages.getMessage(authUser(ctx).id, ctx.params.messageId ?? '') };
+  });
+
+  router.patch('/item/:messageId', async (ctx) => {
+    ctx.body = {
+      message: await messages.editMessage(
+        authUser(ctx).id,
+        ctx.params.messageId ?? '',
+        ctx.request.body,
+      ),
+    };
+  });
+
+  router.delete('/item/:messageId', async (ctx) => {
+    await messages.deleteMessage(authUser(ctx).id, ctx.params.messageId ?? '');
+    ctx.status = 204;
+  });
+
+  router.get('/:receiverId', async (ctx) => {
+    const page = await messages.listConversation(
+      authUser(ctx).id,
+      ctx.params.receiverId ?? '',
+      ctx.query,
+    );
+    ctx.set('X-Cache', page.cache);
+    ctx.body = { messages: page.messages };
+  });
+
+  return router;
+}

@@ -1,0 +1,127 @@
+import type { RedisKeys } from '../redis/keys.js';
+import { LuaScript } from '../redis/lua-script.js';
+import type { RedisClient } from '../redis/redis-client.js';
+import { compareMessages, type Message, type MessageShadow } from './message.js';
+
+/** A conversation's cached list, parsed. */
+export interface CachedConversation {
+  /** Oldest first, each id once. */
+  messages: Message[];
+  /**
+   * True when the list holds the whole conversation: it is shorter than the cache size, so
+   * neither a fill nor LTRIM cut anything off.
+   */
+  complete: boolean;
+}
+
+export interface ConversationCacheOptions {
+  redis: RedisClient;
+  keys: RedisKeys;
+  /** TTL of the list (config.cache.ttlSeconds). */
+  ttlSeconds: number;
+  /** Messages kept in a list (config.cache.conversationSize). */
+  size: number;
+}
+
+/**
+ * The Redis side of conversation reads: the cached list (`messages:{a}:{b}`), its
+ * generation counter (`convgen:{a}:{b}`), and the messages still pending persistence
+ * (`pending:{a}:{b}` + `expiry:shadow`).
+ */
+export class ConversationCache {
+  private static readonly fillScript = LuaScript.load('fill-conversation-3');
+
+  constructor(private readonly opts: ConversationCacheOptions) {}
+
+  /** The cached list, or null when it is not cached. */
+  async read(a: string, b: string): Promise<CachedConversation | null> {
+    const raw = await this.opts.redis.lRange(this.opts.keys.conversation(a, b), 0, -1);
+    if (raw.length === 0) return null;
+    const messages = uniqueSorted(raw.map((s) => JSON.parse(s) as Message));
+    return { messages, complete: raw.length < this.opts.size };
+  }
+
+  /** The generation to pass to {@link fill}; read it before reading MongoDB. */
+  async generation(a: string, b: string): Promise<string | null> {
+    return this.opts.redis.get(this.opts.keys.conversationGeneration(a, b));
+  }
+
+  /**
+   * Caches the latest `size` of `messages` (oldest first) as the conversation's list, unless
+   * the conversation was written since `generation` was read.
+   * @returns whether the list was written.
+   */
+  async fill(
+    a: string,
+    b: string,
+    generation: string | null,
+    messages: Message[],
+  ): Promise<boolean> {
+    const latest = messages.slice(-this.opts.size);
+    if (latest.length === 0) return false; // Redis has no empty lists: nothing to cache.
+    const { keys } = this.opts;
+    const res = await ConversationCache.fillScript.run(
+      this.opts.redis,
+      [keys.conversation(a, b), keys.conversationGeneration(a, b), keys.due],
+      [generation ?? '', this.opts.ttlSeconds, ...latest.map((m) => JSON.stringify(m))],
+    );
+    return res === 1;
+  }
+
+  /**
+   * The conversation's messages not yet in MongoDB, oldest first. Read them BEFORE MongoDB:
+   * a message the daemon persists in between is then in one or both, never in neither.
+   */
+  async pending(a: string, b: string): Promise<Message[]> {
+    const { redis, keys } = this.opts;
+    const ids = await redis.zRange(keys.pending(a, b), 0, -1);
+    if (ids.length === 0) return [];
+    const shadows = await redis.hmGet(
+      keys.shadow,
+      ids.map((id) => keys.message(id)),
+    );
+    const out: Message[] = [];
+    for (const s of shadows) {
+      // No shadow: acked by the daemon meanwhile, so it is in MongoDB now.
+      if (s) out.push((JSON.parse(s) as MessageShadow).message);
+    }
+    return out.sort(compareMessages);
+  }
+
+  /** The shadow of one message still pending persistence, if any. */
+  async shadow(id: string): Promise<Message | null> {
+    const s = await this.opts.redis.hGet(this.opts.keys.shadow, this.opts.keys.message(id));
+    return s ? (JSON.parse(s) as MessageShadow).message : null;
+  }
+}
+
+/**
+ * Sorts messages into conversation order, keeping each id once; on a duplicate the later
+ * argument wins (pass MongoDB's after the pending ones so an edit wins over a shadow).
+ */
+export function uniqueSorted(...lists: Message[][]): Message[] {
+  const byId = new Map<string, Message>();
+  for (const list of lists) for (const m of list) byId.set(m.id, m);
+  return [...byId.values()].sort(compareMessages);
+}
+
+/**
+ * A page served from the cached list when it lies entirely inside it; null otherwise.
+ * Without `before`: the last `limit` (the list must hold that many, or all there is).
+ * With `before`: the `limit` messages before it, if `before` is in the list and the list
+ * reaches back far enough (or is the whole conversation).
+ */
+export function pageFromCache(
+  list: Message[],
+  complete: boolean,
+  limit: number,
+  before?: string,
+): Message[] | null {
+  if (before === undefined) {
+    return list.length >= limit || complete ? list.slice(-limit) : null;
+  }
+  const i = list.findIndex((m) => m.id === before);
+  if (i < 0) return null;
+  if (i >= limit) return list.slice(i - limit, i);
+  return complete ? list.slice(0, i) : null;
+}

@@ -1,0 +1,74 @@
+import type { Context, Next } from 'koa';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one API process (its own registry: no global state). */
+export interface ApiMetrics {
+  registry: Registry;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  cacheHits: Counter<'kind'>;
+  cacheMisses: Counter<'kind'>;
+  sends: Counter<'mode' | 'transport'>;
+  wsConnections: Gauge;
+}
+
+/**
+ * Creates the API's metrics. `wsConnections` is read when scraped, from `countWs`, so the
+ * ws server needs no metrics code of its own.
+ */
+export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    cacheHits: new Counter({
+      name: 'cache_hits_total',
+      help: 'Cache hits by kind of entry (message, conversation)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    cacheMisses: new Counter({
+      name: 'cache_misses_total',
+      help: 'Cache misses by kind of entry (message, conversation)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    sends: new Counter({
+      name: 'messages_sent_total',
+      help: 'Messages accepted, by persistence mode used and transport',
+      labelNames: ['mode', 'transport'],
+      registers: [registry],
+    }),
+    wsConnections: new Gauge({
+      name: 'ws_connections',
+      help: 'Open WebSocket connections on this process',
+      registers: [registry],
+      collect() {
+        this.set(countWs());
+      },
+    }),
+  };
+}
+
+/**
+ * Records each request's duration under its route *pattern* (`/api/messages/:receiverId`),
+ * never the raw path, so ids do not explode the label set.
+ */
+export function httpMetricsMiddleware(metrics: ApiMetrics) {
+  return async function recordHttp(ctx: Context, next: Next): Promise<void> {
+    const end = metrics.httpDuration.startTimer();
+    try {
+      await next();
+    } finally {
+      const matched = (ctx as Context & { _matchedRoute?: string | RegExp })._matchedRoute;
+      const route = typeof matched === 'string' ? matched : 'unmatched';
+      end({ method: ctx.method, route, status: String(ctx.status) });
+    }
+  };
+}

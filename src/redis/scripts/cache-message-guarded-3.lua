@@ -1,0 +1,30 @@
+--[[
+  As cache-message-2.lua, but only if a guard key (a conversation's convgen) still holds the
+  value read before the data was loaded from MongoDB: a read racing with an edit or delete
+  then cannot put the old version back into the cache.
+
+  Input:
+    KEYS[1] cache key (e.g. {p}message:{id})
+    KEYS[2] {p}expiry:due
+    KEYS[3] guard key, e.g. {p}convgen:{a}:{b}
+
+    ARGV[1] value (JSON)
+    ARGV[2] TTL in seconds
+    ARGV[3] expected guard value; '' = the guard key must not exist
+
+  Output:
+    1 - cached
+    0 - not cached: the guard changed
+]]
+local current = redis.call('GET', KEYS[3]) or ''
+if current ~= ARGV[3] then
+  return 0
+end
+
+local ttl = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl * 1000
+
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+redis.call('ZADD', KEYS[2], deadline, KEYS[1])
+return 1

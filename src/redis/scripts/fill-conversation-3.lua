@@ -1,0 +1,38 @@
+--[[
+  Replaces a conversation's cached list with messages read from MongoDB (+ pending ones),
+  but only if no write touched the conversation since the generation was read, before the
+  MongoDB read: otherwise the fill could hide a newer send, edit or delete.
+
+  Input:
+    KEYS[1] {p}messages:{a}:{b}
+    KEYS[2] {p}convgen:{a}:{b}
+    KEYS[3] {p}expiry:due
+
+    ARGV[1] generation read before the MongoDB read; '' = convgen did not exist
+    ARGV[2] TTL in seconds
+    ARGV[3..] message JSON, oldest first (at least one)
+
+  Output:
+    1 - filled
+    0 - skipped: the conversation changed meanwhile
+]]
+local current = redis.call('GET', KEYS[2]) or ''
+if current ~= ARGV[1] or #ARGV < 3 then
+  return 0
+end
+
+local ttl = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl * 1000
+
+redis.call('DEL', KEYS[1])
+-- In chunks: unpack() of thousands of values could overflow the Lua stack.
+local i = 3
+while i <= #ARGV do
+  local last = math.min(i + 199, #ARGV)
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
+  i = last + 1
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[3], deadline, KEYS[1])
+return 1

@@ -1,0 +1,111 @@
+import { createClient } from 'redis';
+import { MongoClient, type Db } from 'mongodb';
+import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
+import type { Config } from '../../src/config/config.js';
+import type { Logger } from '../../src/logging/logger.js';
+import type { EventPublisher, MessageEvent } from '../../src/messages/message-events.js';
+import { escapeGlob, RedisKeys } from '../../src/redis/keys.js';
+
+/** An API process started in-process on port 0, with a publisher that records events. */
+export interface TestApi {
+  api: ApiServer;
+  url: string;
+  keys: RedisKeys;
+  events: MessageEvent[];
+  close(): Promise<void>;
+}
+
+export async function startTestApi(config: Config, logger: Logger): Promise<TestApi> {
+  const events: MessageEvent[] = [];
+  const publisher: EventPublisher = {
+    publish: async (e) => {
+      events.push(e);
+    },
+  };
+  const api = await startApiServer(config, logger, { publisher });
+  await api.ready;
+  return {
+    api,
+    url: api.url,
+    keys: new RedisKeys(config.redis.keyPrefix),
+    events,
+    close: () => api.close(),
+  };
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies of many shapes, checked by the tests
+  body: any;
+}
+
+/** One HTTP request; `body` is sent as JSON unless `raw` is given. */
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let payload: string | undefined;
+  if (opts.raw !== undefined) payload = opts.raw;
+  else if (opts.body !== undefined) payload = JSON.stringify(opts.body);
+  if (payload !== undefined) headers['content-type'] ??= 'application/json';
+  const res = await fetch(`${url}${path}`, { method, headers, body: payload });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+export interface TestUser {
+  id: string;
+  username: string;
+  token: string;
+}
+
+export async function signupUser(url: string, username: string): Promise<TestUser> {
+  const res = await call(url, 'POST', '/api/auth/signup', {
+    body: { username, password: 'correct horse' },
+  });
+  if (res.status !== 201)
+    throw new Error(`signup ${username}: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.user.id, username, token: res.body.token };
+}
+
+/** A plain Redis client for looking at what the API stored. */
+export async function inspectRedis(config: Config) {
+  const client = createClient({ url: config.redis.url, database: config.redis.db });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** The test's MongoDB database, for looking at what the API stored. */
+export async function inspectMongo(config: Config): Promise<{ db: Db; close(): Promise<void> }> {
+  const client = new MongoClient(config.mongo.uri, { serverSelectionTimeoutMS: 2000 });
+  await client.connect();
+  return { db: client.db(config.mongo.db), close: () => client.close() };
+}
+
+/** Removes a prefix's keys (for tests whose MongoDB is gone, so cleanup() cannot run). */
+export async function clearRedisPrefix(config: Config): Promise<void> {
+  const redis = await inspectRedis(config);
+  for await (const keys of redis.scanIterator({
+    MATCH: `${escapeGlob(config.redis.keyPrefix)}*`,
+    COUNT: 1000,
+  })) {
+    if (keys.length) await redis.unlink(keys);
+  }
+  await redis.close();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

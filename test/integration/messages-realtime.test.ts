@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
+import { call, signupUser, type TestUser } from '../helpers/api-harness.js';
+import { createTestContext, type TestContext } from '../helpers/test-context.js';
+
+interface Frame {
+  type: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- frames of many shapes, checked by the tests
+  [k: string]: any;
+}
+
+/** A ws client that keeps every frame it gets and can wait for one. */
+async function connect(api: ApiServer, user: TestUser) {
+  const ws = new WebSocket(`${api.url.replace('http', 'ws')}/ws`, {
+    headers: { authorization: `Bearer ${user.token}` },
+  });
+  const frames: Frame[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(String(data)) as Frame);
+    waiters.splice(0).forEach((w) => w());
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return {
+    ws,
+    frames,
+    async next(pred: (f: Frame) => boolean, timeoutMs = 1000): Promise<Frame> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = frames.find(pred);
+        if (found) return found;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, left);
+          waiters.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+    },
+  };
+}
+
+describe('messages over REST and ws with the real services (two API processes)', function () {
+  this.timeout(30000);
+  let ctx: TestContext;
+  let api1: ApiServer;
+  let api2: ApiServer;
+  let alice: TestUser;
+  let bob: TestUser;
+
+  before(async () => {
+    ctx = createTestContext('msgrt');
+    api1 = await startApiServer(ctx.config, ctx.logger);
+    api2 = await startApiServer(ctx.config, ctx.logger);
+    await Promise.all([api1.ready, api2.ready]);
+    alice = await signupUser(api1.url, 'alice_rt');
+    bob = await signupUser(api2.url, 'bob_rt');
+  });
+  after(async () => {
+    await api1?.close();
+    await api2?.close();
+    await ctx?.cleanup();
+  });
+
+  it('a REST send reaches the receiver and both sender connections, across processes, within a second', async () => {
+    const bobWs = await connect(api2, bob);
+    const alice1 = await connect(api1, alice);
+    const alice2 = await connect(api2, alice);
+    try {
+      const sent = await call(api1.url, 'POST', '/api/messages/send', {
+        token: alice.token,
+        body: { receiverId: bob.id, content: 'hi bob' },
+      });
+      assert.equal(sent.status, 201);
+      const id = sent.body.message.id;
+      const isIt = (f: Frame) => f.type === 'message:new' && f.message.id === id;
+      const got = await bobWs.next(isIt);
+      assert.equal(got.message.content, 'hi bob');
+      assert.equal(got.message.senderId, alice.id);
+      await alice1.next(isIt);
+      await alice2.next(isIt);
+    } finally {
+      for (const c of [bobWs, alice1, alice2]) c.ws.close();
+    }
+  });
+
+  it('a ws send is acked, stored, delivered, and edits/deletes reach both parties', async () => {
+    const bobWs = await connect(api1, bob);
+    const aliceWs = await connect(api2, alice);
+    try {
+      aliceWs.ws.send(
+        JSON.stringify({
+          type: 'message:send',
+          receiverId: bob.id,
+          content: 'over ws',
+          clientMsgId: 'c-1',
+        }),
+      );
+      const ack = await aliceWs.next((f) => f.type === 'message:ack' && f.clientMsgId === 'c-1');
+      assert.equal(ack.persisted, true);
+      const id = ack.message.id;
+      await bobWs.next((f) => f.type === 'message:new' && f.message.id === id);
+
+      const read = await call(api1.url, 'GET', `/api/messages/item/${id}`, { token: bob.token });
+      assert.equal(read.status, 200);
+      assert.equal(read.body.message.content, 'over ws');
+
+      // A retried ws send with the same clientMsgId is not stored twice.
+      aliceWs.ws.send(
+        JSON.stringify({
+          type: 'message:send',
+          receiverId: bob.id,
+          content: 'over ws',
+          clientMsgId: 'c-1',
+        }),
+      );
+      const again = await aliceWs.next(
+        (f) => f.type === 'message:ack' && f.clientMsgId === 'c-1' && f !== ack,
+      );
+      assert.equal(again.message.id, id);
+
+      const edit = await call(api2.url, 'PATCH', `/api/messages/item/${id}`, {
+        token: alice.token,
+        body: { content: 'edited' },
+      });
+      assert.equal(edit.status, 200);
+      const upd = await bobWs.next((f) => f.type === 'message:updated' && f.message.id === id);
+      assert.equal(upd.message.content, 'edited');
+      await aliceWs.next((f) => f.type === 'message:updated' && f.message.id === id);
+
+      const del = await call(api1.url, 'DELETE', `/api/messages/item/${id}`, {
+        token: alice.token,
+      });
+      assert.equal(del.status, 204);
+      await bobWs.next((f) => f.type === 'message:deleted' && f.message.id === id);
+      const list = await call(api2.url, 'GET', `/api/messages/${alice.id}`, { token: bob.token });
+      assert.ok(!list.body.messages.some((m: { id: string }) => m.id === id));
+    } finally {
+      bobWs.ws.close();
+      aliceWs.ws.close();
+    }
+  });
+
+  it('refuses the ws upgrade without a valid token (401 before the upgrade)', async () => {
+    const ws = new WebSocket(`${api1.url.replace('http', 'ws')}/ws?token=forged.token.here`);
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => {});
+    });
+    assert.equal(status, 401);
+  });
+
+  it('serves Prometheus metrics and the cluster stats', async () => {
+    // A new conversation: the first read misses (sends do not create the list), the next hits.
+    const carol = await signupUser(api1.url, 'carol_rt');
+    await call(api1.url, 'POST', '/api/messages/send', {
+      token: alice.token,
+      body: { receiverId: carol.id, content: 'hi carol' },
+    });
+    const first = await call(api1.url, 'GET', `/api/messages/${carol.id}`, { token: alice.token });
+    const second = await call(api1.url, 'GET', `/api/messages/${carol.id}`, { token: alice.token });
+    assert.equal(first.headers.get('x-cache'), 'MISS');
+    assert.equal(second.headers.get('x-cache'), 'HIT');
+    const res = await fetch(`${api1.url}/metrics`);
+    const text = await res.text();
+    assert.equal(res.status, 200);
+    assert.match(
+      text,
+      /http_request_duration_seconds_bucket\{.*route="\/api\/messages\/:receiverId"/,
+    );
+    assert.match(text, /cache_hits_total\{kind="conversation"\} [1-9]/);
+    assert.match(text, /cache_misses_total\{kind="conversation"\} [1-9]/);
+    assert.match(text, /messages_sent_total\{mode="write-through",transport="rest"\} [1-9]/);
+    assert.match(text, /ws_connections \d/);
+    assert.match(text, /process_cpu_seconds_total/);
+
+    assert.equal((await call(api1.url, 'GET', '/api/stats')).status, 401);
+    // Stats are flushed to Redis once a second by every process.
+    await new Promise((r) => setTimeout(r, 1300));
+    const stats = await call(api2.url, 'GET', '/api/stats', { token: bob.token });
+    assert.equal(stats.status, 200);
+    assert.ok(stats.body.sends >= 2, JSON.stringify(stats.body));
+    assert.ok(stats.body.cacheHits >= 1);
+    assert.equal(stats.body.instances.api, 2);
+    assert.equal(typeof stats.body.backlog, 'number');
+  });
+});
