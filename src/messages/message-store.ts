@@ -1,5 +1,13 @@
-import { MongoServerError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import {
+  MongoBulkWriteError,
+  MongoServerError,
+  ObjectId,
+  type Collection,
+  type Db,
+  type Filter,
+} from 'mongodb';
+import {
+  compareMessages,
   fromMessageDoc,
   toMessageDoc,
   type Message,
@@ -9,32 +17,43 @@ import {
 
 export const MESSAGES_COLLECTION = 'messages';
 
+/** MongoDB's duplicate-key error: the document is there already. */
+const DUPLICATE_KEY = 11000;
+
 /**
- * Idempotent, order-preserving bulk persistence of messages (used by the expiry daemon for
- * write-behind and for messages accepted while MongoDB was down).
+ * Persists message shadows: inserts each one that is not in MongoDB yet and leaves any
+ * document already there untouched (written by the API, edited, tombstoned, or persisted by
+ * an earlier attempt of the daemon). It is what `$setOnInsert` upserts by `_id` would
+ * do, and as idempotent, without their measured cost: the embedded FerretDB 1.24 (the local default) answers each upsert by
+ * scanning the collection, ~0.8 ms per message on an empty collection and ~40 ms at
+ * 10,000 documents (10,000 upserts: 165 s), whereas an unordered `insertMany` of 500
+ * takes ~30 ms at any size. The `_id` index makes a racing insert of the same message
+ * fail with a duplicate-key error, which here means "already persisted".
  *
- * Each message is an upsert by `_id` with `$setOnInsert`: a retry after a partial failure
- * inserts nothing twice, and a document already there (written by the API, edited, or
- * tombstoned by a delete) is never overwritten by an older shadow.
+ * Documents are sent ordered by (createdAt, id); `ordered: false` lets the server go on
+ * past duplicates, and only other write errors fail the call.
+ * @returns how many were inserted, and how many were already there.
  */
-export async function upsertMessages(
+export async function insertMissingMessages(
   collection: Collection<MessageDoc>,
   shadows: MessageShadow[],
 ): Promise<{ inserted: number; existing: number }> {
   if (shadows.length === 0) return { inserted: 0, existing: 0 };
-  const ops = shadows.map((s) => {
-    const doc = toMessageDoc(s.message, s.clientMsgId);
-    const { _id, ...rest } = doc;
-    return {
-      updateOne: {
-        filter: { _id },
-        update: { $setOnInsert: rest },
-        upsert: true,
-      },
-    };
-  });
-  const res = await collection.bulkWrite(ops, { ordered: true });
-  return { inserted: res.upsertedCount, existing: res.matchedCount };
+  const docs = [...shadows]
+    .sort((a, b) => compareMessages(a.message, b.message))
+    .map((s) => toMessageDoc(s.message, s.clientMsgId));
+  try {
+    const res = await collection.insertMany(docs, { ordered: false });
+    return { inserted: res.insertedCount, existing: 0 };
+  } catch (err) {
+    if (err instanceof MongoBulkWriteError && !err.result.getWriteConcernError()) {
+      const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      if (writeErrors.length > 0 && writeErrors.every((e) => e.code === DUPLICATE_KEY)) {
+        return { inserted: docs.length - writeErrors.length, existing: writeErrors.length };
+      }
+    }
+    throw err;
+  }
 }
 
 export function messagesCollection(db: Db): Collection<MessageDoc> {
@@ -126,7 +145,7 @@ export async function writeMessageEdit(
 
 /**
  * Soft-deletes: sets `deletedAt`, upserting a tombstone for a message still pending, so a
- * late daemon upsert (`$setOnInsert`) cannot resurrect it. Idempotent.
+ * late daemon insert of its shadow (insert-if-absent) cannot resurrect it. Idempotent.
  */
 export async function writeMessageTombstone(
   collection: Collection<MessageDoc>,

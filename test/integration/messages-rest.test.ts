@@ -14,7 +14,7 @@ import {
   type TestApi,
   type TestUser,
 } from '../helpers/api-harness.js';
-import { upsertMessages, messagesCollection } from '../../src/messages/message-store.js';
+import { insertMissingMessages, messagesCollection } from '../../src/messages/message-store.js';
 import type { MessageShadow } from '../../src/messages/message.js';
 
 type Redis = Awaited<ReturnType<typeof inspectRedis>>;
@@ -758,7 +758,7 @@ describe('messages REST API', function () {
       assert.deepEqual(conv2.body.messages, [m]);
 
       // What the daemon does later: one copy in MongoDB, reads dedupe.
-      await upsertMessages(messagesCollection(s.mongo.db), [shadow]);
+      await insertMissingMessages(messagesCollection(s.mongo.db), [shadow]);
       await s.redis.del(s.t.keys.conversation(s.alice.id, s.bob.id));
       const conv3 = await call(s.t.url, 'GET', `/api/messages/${s.alice.id}`, {
         token: s.bob.token,
@@ -779,7 +779,7 @@ describe('messages REST API', function () {
       assert.equal(await s.redis.hExists(s.t.keys.shadow, s.t.keys.message(m.id)), 0);
       assert.equal(await s.redis.zScore(s.t.keys.pending(s.alice.id, s.carol.id), m.id), null);
       // A late daemon upsert of the old shadow changes nothing.
-      await upsertMessages(messagesCollection(s.mongo.db), [{ message: m }]);
+      await insertMissingMessages(messagesCollection(s.mongo.db), [{ message: m }]);
       const conv = await call(s.t.url, 'GET', `/api/messages/${s.alice.id}`, {
         token: s.carol.token,
       });
@@ -797,7 +797,7 @@ describe('messages REST API', function () {
         204,
       );
       assert.equal(await s.redis.hExists(s.t.keys.shadow, s.t.keys.message(m.id)), 0);
-      await upsertMessages(messagesCollection(s.mongo.db), [{ message: m }]);
+      await insertMissingMessages(messagesCollection(s.mongo.db), [{ message: m }]);
       const doc = await messagesCollection(s.mongo.db).findOne({ _id: new ObjectId(m.id) });
       assert.ok(doc?.deletedAt instanceof Date);
       const conv = await call(s.t.url, 'GET', `/api/messages/${s.carol.id}`, {

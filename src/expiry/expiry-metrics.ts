@@ -1,0 +1,90 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Where an expiration was learnt of: a keyevent hint or the deadline poll. */
+export type ExpirySource = 'event' | 'poll';
+
+/**
+ * The expiry daemon's Prometheus metrics, in a registry of its own (not prom-client's
+ * global one), so that several daemons in one process (tests) do not collide, plus the
+ * tiny `GET /metrics` server that exposes them.
+ */
+export class ExpiryMetrics {
+  readonly registry = new Registry();
+  readonly processed: Counter<'source'>;
+  readonly lag: Histogram;
+  readonly persistFailures: Counter;
+  readonly deadLetters: Gauge;
+  readonly backlog: Gauge<'state'>;
+  private server: Server | undefined;
+
+  constructor(opts: { defaultMetrics: boolean; labels?: Record<string, string> }) {
+    if (opts.labels) this.registry.setDefaultLabels(opts.labels);
+    const registers = [this.registry];
+    this.processed = new Counter({
+      name: 'expirations_processed_total',
+      help: 'Expirations processed (acknowledged), by how the daemon learnt of them',
+      labelNames: ['source'],
+      registers,
+    });
+    // Pre-create both series so a scrape shows 0 rather than nothing.
+    this.processed.inc({ source: 'event' }, 0);
+    this.processed.inc({ source: 'poll' }, 0);
+    this.lag = new Histogram({
+      name: 'expiration_lag_seconds',
+      help: 'Time from the deadline (Redis clock) to the acknowledged processing',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.persistFailures = new Counter({
+      name: 'persist_failures_total',
+      help: 'Batches of message shadows whose persistence to MongoDB failed',
+      registers,
+    });
+    this.deadLetters = new Gauge({
+      name: 'dead_letter_entries',
+      help: 'Entries in the dead-letter hash (expiry:dead)',
+      registers,
+    });
+    this.backlog = new Gauge({
+      name: 'expiry_index_backlog',
+      help: 'Entries of the due index: state="indexed" all of them, state="due" those already due',
+      labelNames: ['state'],
+      registers,
+    });
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Serves `GET /metrics` in the Prometheus text format; port 0 picks a free port. */
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        (err: unknown) =>
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    return server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,135 @@
+import { ObjectId } from 'mongodb';
+import type { Message, MessageShadow } from '../../src/messages/message.js';
+import { LuaScript } from '../../src/redis/lua-script.js';
+import type { RedisKeys } from '../../src/redis/keys.js';
+import type { RedisClient } from '../../src/redis/redis-client.js';
+
+// The Redis half of a send, exactly as docs/redis-data-model.md ("Send") specifies it, in
+// one atomic step. A copy of our own rather than the send path's script file, so that these
+// tests pin the documented contract and do not break when that file is renamed.
+const sendMessage = new LuaScript(
+  'test-send-message',
+  `
+local ttl = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl * 1000
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+redis.call('ZADD', KEYS[4], deadline, KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('ZADD', KEYS[4], deadline, KEYS[2])
+end
+redis.call('INCR', KEYS[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[5], KEYS[1], ARGV[4])
+  redis.call('ZADD', KEYS[6], tonumber(ARGV[6]), ARGV[5])
+end
+return 1
+`,
+);
+
+export interface SeedOptions {
+  ttlSeconds: number;
+  /** Leave a shadow + pending entry, as write-behind does. */
+  shadow: boolean;
+  /** Users the messages are spread over (conversations = pairs). @defaultValue 10 */
+  users?: number;
+  /** Requests in flight at once (node-redis pipelines them). @defaultValue 500 */
+  concurrency?: number;
+}
+
+/**
+ * Sends `count` messages into the cache exactly as the API's send path does (SET EX, due
+ * index, shadow and pending entry when `shadow`), and returns them.
+ */
+export async function seedMessages(
+  redis: RedisClient,
+  keys: RedisKeys,
+  count: number,
+  opts: SeedOptions,
+): Promise<Message[]> {
+  const users = opts.users ?? 10;
+  const messages: Message[] = [];
+  const base = Date.now();
+  for (let i = 0; i < count; i++) {
+    const sender = `u${i % users}`;
+    const receiver = `u${(i + 1 + (i % 3)) % users}`;
+    messages.push({
+      id: new ObjectId().toHexString(),
+      senderId: sender,
+      receiverId: receiver === sender ? `u${(i + 1) % users}` : receiver,
+      content: `message ${i}`,
+      imageUrl: null,
+      publicId: null,
+      createdAt: new Date(base + i).toISOString(),
+    });
+  }
+  const concurrency = opts.concurrency ?? 500;
+  for (let i = 0; i < messages.length; i += concurrency) {
+    await Promise.all(messages.slice(i, i + concurrency).map((m) => sendOne(redis, keys, m, opts)));
+  }
+  return messages;
+}
+
+function sendOne(redis: RedisClient, keys: RedisKeys, m: Message, opts: SeedOptions) {
+  const json = JSON.stringify(m);
+  const shadow: MessageShadow = { message: m };
+  return sendMessage.run(
+    redis,
+    [
+      keys.message(m.id),
+      keys.conversation(m.senderId, m.receiverId),
+      keys.conversationGeneration(m.senderId, m.receiverId),
+      keys.due,
+      keys.shadow,
+      keys.pending(m.senderId, m.receiverId),
+    ],
+    [
+      json,
+      opts.ttlSeconds,
+      100,
+      opts.shadow ? JSON.stringify(shadow) : '',
+      m.id,
+      Date.parse(m.createdAt),
+    ],
+  );
+}
+
+/** Polls `check` every 50 ms until it returns true; throws with `what` after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Sizes of the daemon's records: all zero once every expiration was processed. */
+export async function daemonRecords(redis: RedisClient, keys: RedisKeys) {
+  const [due, inflight, shadow, attempts, dead] = await Promise.all([
+    redis.zCard(keys.due),
+    redis.zCard(keys.inflight),
+    redis.hLen(keys.shadow),
+    redis.hLen(keys.attempts),
+    redis.hLen(keys.dead),
+  ]);
+  return { due, inflight, shadow, attempts, dead };
+}
+
+/** Entries left in the `pending:{a}:{b}` sets of the conversations of `messages`. */
+export async function pendingCount(
+  redis: RedisClient,
+  keys: RedisKeys,
+  messages: Message[],
+): Promise<number> {
+  const pendingKeys = new Set(messages.map((m) => keys.pending(m.senderId, m.receiverId)));
+  const sizes = await Promise.all([...pendingKeys].map((k) => redis.zCard(k)));
+  return sizes.reduce((a, b) => a + b, 0);
+}

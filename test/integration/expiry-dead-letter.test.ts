@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { MongoClient, ObjectId, type Collection } from 'mongodb';
+import { createClient } from 'redis';
+import { DeadLetters } from '../../src/expiry/dead-letter.js';
+import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import { insertMissingMessages } from '../../src/messages/message-store.js';
+import type { MessageDoc, MessageShadow } from '../../src/messages/message.js';
+import { messagesCollection } from '../../src/messages/message-store.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import type { RedisClient } from '../../src/redis/redis-client.js';
+import {
+  daemonRecords,
+  pendingCount,
+  seedMessages,
+  waitUntil,
+} from '../helpers/expiry-fixtures.js';
+import { createTestContext, type TestContext } from '../helpers/test-context.js';
+
+describe('expiry daemon: dead letters', function () {
+  this.timeout(30000);
+  let ctx: TestContext;
+  let redis: RedisClient;
+  let mongo: MongoClient;
+  let keys: RedisKeys;
+  let dead: DeadLetters;
+  let daemon: ExpiryDaemon;
+  let failing = true;
+
+  async function scrape(): Promise<string> {
+    const addr = daemon.metricsAddress;
+    assert.ok(addr);
+    const res = await fetch(`http://127.0.0.1:${addr.port}/metrics`);
+    assert.equal(res.status, 200);
+    return res.text();
+  }
+
+  beforeEach(async () => {
+    ctx = createTestContext('expiry-dead-letter', { PERSISTENCE_MODE: 'write-behind' });
+    keys = new RedisKeys(ctx.config.redis.keyPrefix);
+    redis = createClient({ url: ctx.config.redis.url }) as RedisClient;
+    redis.on('error', () => {});
+    await redis.connect();
+    mongo = new MongoClient(ctx.config.mongo.uri);
+    dead = new DeadLetters(redis, keys);
+    failing = true;
+    daemon = new ExpiryDaemon(
+      { config: ctx.config, logger: ctx.logger },
+      {
+        pollIntervalMs: 100,
+        maxAttempts: 3,
+        backoffBaseMs: 20,
+        backoffMaxMs: 50,
+        metricsPort: 0,
+        defaultMetrics: false,
+        // MongoDB refusing the writes, until the test lets them through.
+        persist: async (coll: Collection<MessageDoc>, shadows: MessageShadow[]) => {
+          if (failing) throw new Error('injected persistence failure');
+          return insertMissingMessages(coll, shadows);
+        },
+      },
+    );
+    await daemon.start();
+  });
+
+  afterEach(async () => {
+    await daemon.stop();
+    await redis.close();
+    await mongo.close();
+    await ctx.cleanup();
+  });
+
+  it('dead-letters after maxAttempts failures, counts it, and a retry then persists it', async () => {
+    const [msg] = await seedMessages(redis, keys, 1, { ttlSeconds: 1, shadow: true });
+    const plain = await seedMessages(redis, keys, 1, { ttlSeconds: 1, shadow: false });
+    assert.ok(msg);
+    const key = keys.message(msg.id);
+    await waitUntil('a dead letter', async () => (await dead.count()) === 1, 15000);
+    await waitUntil('the gauge', async () => /^dead_letter_entries 1$/m.test(await scrape()), 5000);
+
+    const s = daemon.stats();
+    assert.equal(s.deadLettered, 1);
+    assert.equal(s.persistFailures, 3);
+    assert.equal(s.retried, 2);
+    assert.equal(s.processed.total, 1, 'only the message without a shadow');
+    const text = await scrape();
+    assert.match(text, /^persist_failures_total 3$/m);
+    const [entry, ...others] = await dead.list();
+    assert.equal(others.length, 0);
+    assert.equal(entry?.key, key);
+    assert.equal(entry?.attempts, 3);
+    assert.equal(entry?.error, 'injected persistence failure');
+    assert.equal(entry?.shadow?.message.id, msg.id);
+    // The shadow and the pending entry stay: the message is not lost.
+    assert.deepEqual(await daemonRecords(redis, keys), {
+      due: 0,
+      inflight: 0,
+      shadow: 1,
+      attempts: 0,
+      dead: 1,
+    });
+    assert.equal(await pendingCount(redis, keys, [msg]), 1);
+
+    failing = false;
+    assert.equal(await dead.retry(key), true);
+    assert.equal(await dead.retry(key), false, 'no longer a dead letter');
+    await waitUntil('processed after the retry', () => daemon.stats().processed.total === 2, 10000);
+    const doc = await messagesCollection(mongo.db(ctx.config.mongo.db)).findOne({
+      _id: new ObjectId(msg.id),
+    });
+    assert.equal(doc?.content, msg.content);
+    assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 1);
+    assert.deepEqual(await daemonRecords(redis, keys), {
+      due: 0,
+      inflight: 0,
+      shadow: 0,
+      attempts: 0,
+      dead: 0,
+    });
+    assert.equal(await pendingCount(redis, keys, [msg, ...plain]), 0);
+    await waitUntil(
+      'the gauge back to 0',
+      async () => /^dead_letter_entries 0$/m.test(await scrape()),
+      5000,
+    );
+  });
+
+  it('drops a dead letter with its shadow and pending entry, and dead-letters a corrupt shadow at once', async () => {
+    const [msg] = await seedMessages(redis, keys, 1, { ttlSeconds: 1, shadow: true });
+    assert.ok(msg);
+    // A shadow no code could persist.
+    const corruptKey = keys.message(new ObjectId().toHexString());
+    await redis.hSet(keys.shadow, corruptKey, '{"message":{"id":"not-an-id"}}');
+    await redis.zAdd(keys.due, { score: 0, value: corruptKey });
+
+    await waitUntil('two dead letters', async () => (await dead.count()) === 2, 15000);
+    const list = await dead.list();
+    const corrupt = list.find((e) => e.key === corruptKey);
+    assert.equal(corrupt?.attempts, 1);
+    assert.equal(corrupt?.error, 'unreadable shadow');
+
+    assert.equal(await dead.drop(keys.message(msg.id)), true);
+    assert.equal(await dead.drop(corruptKey), true);
+    assert.equal(await dead.drop(corruptKey), false);
+    assert.deepEqual(await daemonRecords(redis, keys), {
+      due: 0,
+      inflight: 0,
+      shadow: 0,
+      attempts: 0,
+      dead: 0,
+    });
+    assert.equal(await pendingCount(redis, keys, [msg]), 0);
+    assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 0);
+  });
+});

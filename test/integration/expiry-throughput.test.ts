@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { MongoClient } from 'mongodb';
+import { createClient } from 'redis';
+import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import { messagesCollection } from '../../src/messages/message-store.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import type { RedisClient } from '../../src/redis/redis-client.js';
+import {
+  daemonRecords,
+  pendingCount,
+  seedMessages,
+  waitUntil,
+} from '../helpers/expiry-fixtures.js';
+import { createTestContext, type TestContext } from '../helpers/test-context.js';
+
+describe('expiry daemon: throughput and exactly-once', function () {
+  this.timeout(120000);
+  let ctx: TestContext;
+  let redis: RedisClient;
+  let mongo: MongoClient;
+  let keys: RedisKeys;
+  let daemons: ExpiryDaemon[] = [];
+
+  beforeEach(async () => {
+    ctx = createTestContext('expiry-throughput', { PERSISTENCE_MODE: 'write-behind' });
+    keys = new RedisKeys(ctx.config.redis.keyPrefix);
+    redis = createClient({ url: ctx.config.redis.url }) as RedisClient;
+    redis.on('error', () => {});
+    await redis.connect();
+    mongo = new MongoClient(ctx.config.mongo.uri);
+  });
+
+  afterEach(async () => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    daemons = [];
+    await redis.close();
+    await mongo.close();
+    await ctx.cleanup();
+  });
+
+  it('processes 10,000 expirations exactly once across 3 daemons and persists each once', async () => {
+    for (let i = 0; i < 3; i++) {
+      daemons.push(
+        new ExpiryDaemon(
+          { config: ctx.config, logger: ctx.logger },
+          { defaultMetrics: false, name: `d${i}` },
+        ),
+      );
+    }
+    await Promise.all(daemons.map((d) => d.start()));
+
+    const started = Date.now();
+    const sent = await seedMessages(redis, keys, 10000, { ttlSeconds: 1, shadow: true });
+    const total = () => daemons.reduce((n, d) => n + d.stats().processed.total, 0);
+    await waitUntil('10,000 processed', () => total() >= 10000, 90000);
+    // Give a double processing the time to show up before counting.
+    await new Promise((r) => setTimeout(r, 1500));
+    const elapsed = Date.now() - started;
+
+    assert.equal(total(), 10000);
+    const stats = daemons.map((d) => d.stats());
+    assert.equal(
+      stats.reduce((n, s) => n + s.persistFailures + s.deadLettered, 0),
+      0,
+    );
+    assert.deepEqual(await daemonRecords(redis, keys), {
+      due: 0,
+      inflight: 0,
+      shadow: 0,
+      attempts: 0,
+      dead: 0,
+    });
+    assert.equal(await pendingCount(redis, keys, sent), 0);
+    assert.equal(await redis.exists(sent.slice(0, 100).map((m) => keys.message(m.id))), 0);
+
+    const coll = messagesCollection(mongo.db(ctx.config.mongo.db));
+    assert.equal(await coll.countDocuments(), 10000);
+    const ids = (await coll.find({}, { projection: { _id: 1 } }).toArray()).map((d) =>
+      d._id.toHexString(),
+    );
+    assert.equal(new Set(ids).size, 10000);
+    assert.deepEqual(new Set(ids), new Set(sent.map((m) => m.id)));
+    // A stored document is the sent message.
+    const first = sent[0]!;
+    const doc = await coll.findOne({ _id: new (await import('mongodb')).ObjectId(first.id) });
+    assert.equal(doc?.content, first.content);
+    assert.equal(doc?.conversationId, [first.senderId, first.receiverId].sort().join(':'));
+    console.log(
+      `      10,000 in ${elapsed} ms; per daemon: ${stats.map((s) => `${s.processed.event} event + ${s.processed.poll} poll`).join(', ')}`,
+    );
+  });
+
+  it('learns of expirations from keyevents when the poll interval is long', async () => {
+    const d = new ExpiryDaemon(
+      { config: ctx.config, logger: ctx.logger },
+      { pollIntervalMs: 60000, defaultMetrics: false },
+    );
+    daemons.push(d);
+    await d.start();
+    // The first round (immediate) finds an empty index, so the daemon sleeps for a minute:
+    // only the events can wake it.
+    await waitUntil('first round', () => d.stats().rounds === 1, 5000);
+    const sent = await seedMessages(redis, keys, 300, { ttlSeconds: 1, shadow: false });
+    await waitUntil('300 processed', () => d.stats().processed.total >= 300, 20000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(d.stats().processed, { event: 300, poll: 0, total: 300 });
+    assert.equal(d.stats().rounds, 1);
+    assert.ok(['on', 'enabled'].includes(d.stats().notifications));
+    assert.equal(await redis.exists(sent.map((m) => keys.message(m.id))), 0);
+  });
+
+  it('handles conversation keys and messages already in MongoDB without writing anything', async () => {
+    const d = new ExpiryDaemon(
+      { config: ctx.config, logger: ctx.logger },
+      { defaultMetrics: false },
+    );
+    daemons.push(d);
+    await d.start();
+    // Cached conversation lists (as a read would leave them); the sends extend them and
+    // record their deadlines too.
+    for (const [a, b] of [
+      ['u0', 'u1'],
+      ['u1', 'u2'],
+      ['u2', 'u3'],
+    ] as const) {
+      await redis.rPush(keys.conversation(a, b), '[]');
+    }
+    const sent = await seedMessages(redis, keys, 60, { ttlSeconds: 1, shadow: false, users: 4 });
+    const lists = await Promise.all(
+      [
+        ['u0', 'u1'],
+        ['u1', 'u2'],
+        ['u2', 'u3'],
+      ].map(([a, b]) => redis.zScore(keys.due, keys.conversation(a!, b!))),
+    );
+    const conversationsInIndex = lists.filter((s) => s !== null).length;
+    assert.ok(conversationsInIndex > 0, 'some conversation list got a deadline');
+    await waitUntil(
+      'all processed',
+      () => d.stats().processed.total >= 60 + conversationsInIndex,
+      20000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(d.stats().processed.total, 60 + conversationsInIndex);
+    assert.equal(d.stats().persisted, 0);
+    assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 0);
+    assert.equal(await redis.exists(sent.map((m) => keys.message(m.id))), 0);
+    assert.deepEqual(await daemonRecords(redis, keys), {
+      due: 0,
+      inflight: 0,
+      shadow: 0,
+      attempts: 0,
+      dead: 0,
+    });
+  });
+});
