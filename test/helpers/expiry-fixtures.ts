@@ -4,31 +4,9 @@ import { LuaScript } from '../../src/redis/lua-script.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 
-// The Redis half of a send, exactly as docs/redis-data-model.md ("Send") specifies it, in
-// one atomic step. A copy of our own rather than the send path's script file, so that these
-// tests pin the documented contract and do not break when that file is renamed.
-const sendMessage = new LuaScript(
-  'test-send-message',
-  `
-local ttl = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl * 1000
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
-redis.call('ZADD', KEYS[4], deadline, KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
-  redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('ZADD', KEYS[4], deadline, KEYS[2])
-end
-redis.call('INCR', KEYS[3])
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[5], KEYS[1], ARGV[4])
-  redis.call('ZADD', KEYS[6], tonumber(ARGV[6]), ARGV[5])
-end
-return 1
-`,
-);
+// The send path's own script (src/redis/scripts/send-message-6.lua): the daemon tests seed
+// the cache exactly as the API does.
+const sendMessage = LuaScript.load('send-message-6');
 
 export interface SeedOptions {
   ttlSeconds: number;
