@@ -29,6 +29,8 @@ export interface ApiServer {
   services: ApiServices;
   /** The ws endpoint `/ws` on the same server. */
   realtime: RealtimeServer;
+  /** This process's counters since start (for `pm2 monit`). */
+  localStats(): { cacheHits: number; cacheMisses: number; sends: number; wsConnections: number };
   /** Resolves when Redis and MongoDB were reached once and the indexes exist. */
   ready: Promise<void>;
   url: string;
@@ -65,6 +67,7 @@ export async function startApiServer(
   const ref: { realtime?: RealtimeServer } = {};
   const wsCount = () => ref.realtime?.connections() ?? 0;
   const metrics = createApiMetrics(wsCount);
+  const local = { cacheHits: 0, cacheMisses: 0, sends: 0 };
   const stats = new SharedStats(redis, keys, () => ({
     role: 'api',
     wsConnections: wsCount(),
@@ -79,11 +82,13 @@ export async function startApiServer(
       cacheLookup(kind, hit) {
         (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ kind });
         stats.count(hit ? 'cacheHits' : 'cacheMisses');
+        local[hit ? 'cacheHits' : 'cacheMisses']++;
       },
       sent(persisted, transport) {
         const mode = persisted ? 'write-through' : config.persistenceMode;
         metrics.sends.inc({ mode: persisted ? mode : `${mode}:pending`, transport });
         stats.count('sends');
+        local.sends++;
       },
     },
   });
@@ -127,6 +132,7 @@ export async function startApiServer(
     mongo,
     services,
     realtime: rt,
+    localStats: () => ({ ...local, wsConnections: wsCount() }),
     ready,
     url,
     async close() {

@@ -1,7 +1,35 @@
 import { startApiServer } from '../app/api-server.js';
 import { onShutdown } from '../lifecycle/shutdown.js';
+import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { boot } from './boot.js';
 
 const { config, logger } = boot('api');
 const api = await startApiServer(config, logger);
 onShutdown(logger, [{ name: 'api', run: () => api.close() }]);
+
+// pm2 monit / pm2 show: cache hits/misses, hit rate, sends/s, ws connections.
+let lastSends = 0;
+let sendsPerSecond = 0;
+setInterval(() => {
+  const { sends } = api.localStats();
+  sendsPerSecond = sends - lastSends;
+  lastSends = sends;
+}, 1000).unref();
+registerPm2Metrics(
+  logger,
+  [
+    { name: 'cache hits', value: () => api.localStats().cacheHits },
+    { name: 'cache misses', value: () => api.localStats().cacheMisses },
+    {
+      name: 'cache hit rate',
+      unit: '%',
+      value: () => {
+        const { cacheHits: h, cacheMisses: m } = api.localStats();
+        return h + m === 0 ? 0 : Math.round((h / (h + m)) * 1000) / 10;
+      },
+    },
+    { name: 'messages sent/s', value: () => sendsPerSecond },
+    { name: 'ws connections', value: () => api.localStats().wsConnections },
+  ],
+  [],
+);

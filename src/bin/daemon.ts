@@ -1,5 +1,6 @@
 import { ExpiryDaemon } from '../expiry/expiry-daemon.js';
 import { onShutdown } from '../lifecycle/shutdown.js';
+import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { boot } from './boot.js';
 
 const { config, logger } = boot('expiry-daemon');
@@ -17,3 +18,37 @@ const daemon = new ExpiryDaemon(
 // Registered before start() so that a signal during a slow start (Redis down) still stops it.
 onShutdown(logger, [{ name: 'expiry-daemon', run: () => daemon.stop() }]);
 await daemon.start();
+
+// pm2 monit / pm2 show: expirations/s, lag p99, backlog, dead letters; and two actions:
+//   pm2 trigger expiry-daemon "flush dead-letter to the index"
+//   pm2 trigger expiry-daemon "print stats"
+let lastProcessed = 0;
+let perSecond = 0;
+setInterval(() => {
+  const { total } = daemon.stats().processed;
+  perSecond = total - lastProcessed;
+  lastProcessed = total;
+}, 1000).unref();
+registerPm2Metrics(
+  logger,
+  [
+    { name: 'expirations processed/s', value: () => perSecond },
+    { name: 'expiration lag p99', unit: 'ms', value: () => daemon.recentLag().p99 ?? 0 },
+    { name: 'due index backlog', value: () => daemon.stats().backlog.indexed },
+    { name: 'dead letters', value: () => daemon.stats().backlog.deadLetters },
+  ],
+  [
+    {
+      name: 'flush dead-letter to the index',
+      run: async () => ({ retried: await daemon.deadLetters().retryAll() }),
+    },
+    {
+      name: 'print stats',
+      run: async () => {
+        const stats = { ...daemon.stats(), lagMs: daemon.recentLag() };
+        logger.info(stats, 'stats');
+        return stats;
+      },
+    },
+  ],
+);

@@ -9,6 +9,7 @@ import { conversationId, RedisKeys } from '../redis/keys.js';
 import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
 import { RollingPercentiles } from '../metrics/rolling-percentiles.js';
 import { SharedStats } from '../metrics/shared-stats.js';
+import { DeadLetters } from './dead-letter.js';
 import { ExpiryMetrics, type ExpirySource } from './expiry-metrics.js';
 import {
   ExpiryScripts,
@@ -125,7 +126,7 @@ export class ExpiryDaemon {
   private readonly subscriber: KeyeventSubscriber | undefined;
   /** Cluster-wide figures for the dashboard and the cache CLI (flushed once a second). */
   private readonly shared: SharedStats;
-  private readonly recentLag = new RollingPercentiles(10_000);
+  private readonly lagWindow = new RollingPercentiles(10_000);
 
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private loop: Promise<void> | undefined;
@@ -192,8 +193,8 @@ export class ExpiryDaemon {
     this.metrics = new ExpiryMetrics({ defaultMetrics: opts.defaultMetrics });
     this.shared = new SharedStats(this.redis, this.keys, () => ({
       role: 'daemon',
-      lagP50Ms: this.recentLag.percentile(50),
-      lagP99Ms: this.recentLag.percentile(99),
+      lagP50Ms: this.lagWindow.percentile(50),
+      lagP99Ms: this.lagWindow.percentile(99),
     }));
     if (opts.subscribe) {
       this.subscriber = new KeyeventSubscriber({
@@ -298,6 +299,16 @@ export class ExpiryDaemon {
       notifications: this.subscriber?.notifications ?? 'not-subscribed',
       backlog: { ...this.backlog },
     };
+  }
+
+  /** The dead letters, on this daemon's connection (for operator actions). */
+  deadLetters(): DeadLetters {
+    return new DeadLetters(this.redis, this.keys);
+  }
+
+  /** Lag percentiles (ms) over the last 10 s, for live displays; undefined when idle. */
+  recentLag(): { p50: number | undefined; p99: number | undefined } {
+    return { p50: this.lagWindow.percentile(50), p99: this.lagWindow.percentile(99) };
   }
 
   /** The metrics server's address (after start(), when `metricsPort` was given). */
@@ -512,7 +523,7 @@ export class ExpiryDaemon {
       this.metrics.processed.inc({ source });
       this.metrics.lag.observe(lagMs / 1000);
       this.shared.count(`expirations:${source}`);
-      this.recentLag.add(lagMs);
+      this.lagWindow.add(lagMs);
     });
 
     const nacks = [
