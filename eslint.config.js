@@ -8,6 +8,22 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   prettier,
   {
+    // The browser pages' code (compiled by web/tsconfig.json): browser globals, no Node ones.
+    files: ['web/**'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        WebSocket: 'readonly',
+        crypto: 'readonly',
+        performance: 'readonly',
+      },
+    },
+  },
+  {
     languageOptions: {
       globals: {
         process: 'readonly',

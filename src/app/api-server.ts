@@ -16,6 +16,7 @@ import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
 import { createApiMetrics, httpMetricsMiddleware } from '../metrics/api-metrics.js';
 import { SharedStats } from '../metrics/shared-stats.js';
 import { metricsRoutes } from '../http/routes/metrics-routes.js';
+import { staticRoutes } from '../http/routes/static-routes.js';
 import { RedisKeys } from '../redis/keys.js';
 import { RedisEventBus } from '../realtime/redis-event-bus.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/ws-server.js';
@@ -98,6 +99,8 @@ export async function startApiServer(
     authRoutes(services.auth),
     userRoutes(services.auth, services.verifyToken),
     messageRoutes(services.messageService, services.verifyToken),
+    // The chat page at / and the dashboard at /dashboard.
+    staticRoutes(),
   ];
   const app = createHttpApp({ logger, routers, before: [httpMetricsMiddleware(metrics)] });
   const server = http.createServer(app.callback());

@@ -1,0 +1,84 @@
+import type { Db } from 'mongodb';
+import type { RedisKeys } from '../../src/redis/keys.js';
+import type { Ack } from './load-stats.js';
+import { sleep } from './send-job.js';
+import type { InspectRedis } from './stack.js';
+
+/** What MongoDB holds of a load run's acknowledged messages. */
+export interface Verdict {
+  /** Acknowledged messages found by `_id`. */
+  persisted: number;
+  /** Acknowledged messages missing from MongoDB. */
+  lost: number;
+  /** Extra documents: more than one document with the same (senderId, clientMsgId). */
+  duplicated: number;
+  /** A few of the missing ids, to look for in the logs. */
+  lostIds: string[];
+}
+
+/** Sizes of the daemons' records under the stack's prefix. */
+export async function daemonBacklog(redis: InspectRedis, keys: RedisKeys) {
+  const [due, inflight, shadow, dead] = await Promise.all([
+    redis.zCard(keys.due),
+    redis.zCard(keys.inflight),
+    redis.hLen(keys.shadow),
+    redis.hLen(keys.dead),
+  ]);
+  return { due, inflight, shadow, dead };
+}
+
+/**
+ * Waits until the daemons have processed every expiration: `expiry:due` and
+ * `expiry:inflight` empty. Returns how long it took.
+ * @throws Error with the backlog when it is not drained within `timeoutMs`.
+ */
+export async function waitForDrain(
+  redis: InspectRedis,
+  keys: RedisKeys,
+  timeoutMs: number,
+): Promise<number> {
+  const started = Date.now();
+  let last = { due: -1, inflight: -1, shadow: -1, dead: -1 };
+  while (Date.now() - started < timeoutMs) {
+    try {
+      last = await daemonBacklog(redis, keys);
+      if (last.due === 0 && last.inflight === 0) return Date.now() - started;
+    } catch {
+      // Redis may still be coming back after a fault: ask again.
+    }
+    await sleep(200);
+  }
+  throw new Error(`the daemons did not drain within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
+
+/**
+ * Checks every acknowledged message against the `messages` collection: found by its `_id`
+ * (the acknowledged id), and stored once per (senderId, clientMsgId) among the documents
+ * whose key starts with `keyPrefix` (the load run's keys).
+ */
+export async function checkAcked(db: Db, acks: Ack[], keyPrefix: string): Promise<Verdict> {
+  // One pass over the collection: the MongoDB-protocol server here (FerretDB on SQLite)
+  // filters `$in` and `$exists` by scanning, so one scan beats one query per chunk.
+  const found = new Set<string>();
+  const perKey = new Map<string, number>();
+  const docs = db
+    .collection('messages')
+    .find({}, { projection: { _id: 1, senderId: 1, clientMsgId: 1 } });
+  for await (const d of docs) {
+    found.add(String(d._id));
+    const key = typeof d.clientMsgId === 'string' ? d.clientMsgId : undefined;
+    if (key === undefined || !key.startsWith(keyPrefix)) continue;
+    const k = `${String(d.senderId)} ${key}`;
+    perKey.set(k, (perKey.get(k) ?? 0) + 1);
+  }
+  const ids = [...new Set(acks.map((a) => a.id))];
+  const lostIds = ids.filter((id) => !found.has(id));
+  let duplicated = 0;
+  for (const n of perKey.values()) duplicated += n - 1;
+  return {
+    persisted: ids.length - lostIds.length,
+    lost: lostIds.length,
+    duplicated,
+    lostIds: lostIds.slice(0, 10),
+  };
+}

@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type Page,
+  type WebSocketRoute,
+} from 'playwright-core';
+import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
+import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import { createTestContext, type TestContext } from '../helpers/test-context.js';
+
+// The pages in a real browser (Debian's Chromium driven by playwright-core) against a real
+// API process, expiry daemon, Redis and MongoDB-protocol server: two users chatting live,
+// and the dashboard counting expirations.
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const SCREENSHOTS = path.join(here, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery';
+// Generous: a loaded CI machine, and a 1 s TTL plus the daemon's and the stats' 1 s cadences.
+const WAIT = { timeout: 20_000 };
+
+/** Compiles web/ (the pages' scripts) so that the run never tests stale JavaScript. */
+function buildWebScripts(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'web/tsconfig.json')], {
+    stdio: 'inherit',
+  });
+}
+
+/** Polls `probe` until `ok` holds (the page updates on its own timers), or fails naming `what`. */
+async function until<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = WAIT.timeout,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value)) return value;
+    if (Date.now() > deadline)
+      assert.fail(`timed out waiting for ${what}; last value ${String(value)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('browser: chat and dashboard pages', function () {
+  this.timeout(120_000);
+
+  let ctx: TestContext;
+  let api: ApiServer;
+  let daemon: ExpiryDaemon;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  /** Console errors and uncaught exceptions of every page (CSP violations land here too). */
+  const pageErrors: string[] = [];
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const alice = `alice_${suffix}`;
+  const bob = `bob_${suffix}`;
+  let alicePage: Page;
+  let bobPage: Page;
+
+  before(async function () {
+    assert.ok(
+      existsSync(CHROMIUM),
+      `no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`,
+    );
+    buildWebScripts();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    ctx = createTestContext('browser', { CACHE_TTL_SECONDS: '1' });
+    api = await startApiServer(ctx.config, ctx.logger);
+    await api.ready;
+    const home = await fetch(`${api.url}/`);
+    assert.equal(home.status, 200, 'GET / must serve the chat page (staticRoutes() mounted)');
+    daemon = new ExpiryDaemon(
+      { config: ctx.config, logger: ctx.logger },
+      { defaultMetrics: false, name: 'browser-test-daemon' },
+    );
+    await daemon.start();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--headless',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+    await api?.close();
+    await ctx?.cleanup();
+  });
+
+  async function newPage(name: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') pageErrors.push(`${name}: console: ${msg.text()}`);
+    });
+    return page;
+  }
+
+  async function signUp(page: Page, username: string): Promise<void> {
+    await page.goto(`${api.url}/`);
+    await page.fill('[data-testid="auth-username"]', username);
+    await page.fill('[data-testid="auth-password"]', PASSWORD);
+    await page.click('[data-testid="auth-signup"]');
+    await page.waitForSelector('[data-testid="ws-status"][data-status="open"]', WAIT);
+    assert.equal(await page.textContent('[data-testid="current-user"]'), username);
+  }
+
+  async function openConversation(page: Page, withUser: string): Promise<void> {
+    const contact = page.locator(`[data-testid="contact"][data-username="${withUser}"]`);
+    if ((await contact.count()) === 0) await page.click('[data-testid="contacts-refresh"]');
+    await contact.click(WAIT);
+    await page.waitForSelector('[data-testid="compose-input"]:not([disabled])', WAIT);
+  }
+
+  async function send(page: Page, text: string): Promise<void> {
+    await page.fill('[data-testid="compose-input"]', text);
+    await page.press('[data-testid="compose-input"]', 'Enter');
+    // Acknowledged: the entry got its server id and left the "sending" state.
+    await page
+      .locator('[data-testid="message"][data-message-id]:not([data-pending])', { hasText: text })
+      .waitFor(WAIT);
+  }
+
+  /** The number shown in a `data-testid` element (NaN until the first poll filled it). */
+  async function numberIn(page: Page, testId: string): Promise<number> {
+    const text = await page.textContent(`[data-testid="${testId}"]`);
+    return text === null || text.trim() === '' ? NaN : Number(text.replace(/,/g, ''));
+  }
+
+  function message(page: Page, text: string) {
+    return page.locator('[data-testid="message"]', { hasText: text });
+  }
+
+  it('shows each user the other one’s messages live, as text', async () => {
+    alicePage = await newPage('alice');
+    bobPage = await newPage('bob');
+    await signUp(alicePage, alice);
+    await signUp(bobPage, bob);
+    // Alice's list was loaded before Bob existed: the refresh button brings him in.
+    await openConversation(alicePage, bob);
+    await openConversation(bobPage, alice);
+
+    const hostile = `<img src=x onerror="window.__pwned=1">hi ${suffix}`;
+    await send(alicePage, hostile);
+    await message(bobPage, hostile).waitFor(WAIT);
+    assert.equal(await message(bobPage, hostile).getAttribute('data-mine'), 'false');
+    // Shown as text: no element was made from it, no handler ran.
+    assert.equal(await bobPage.locator('[data-testid="messages"] img').count(), 0);
+    assert.equal(await bobPage.evaluate<boolean>("'__pwned' in window"), false);
+
+    await send(bobPage, 'Hey Alice — got it!');
+    await message(alicePage, 'Hey Alice — got it!').waitFor(WAIT);
+    await send(alicePage, 'Great, the cache works.');
+    await message(bobPage, 'Great, the cache works.').waitFor(WAIT);
+
+    // Both sides show the same conversation in the same order, without a reload.
+    const texts = (page: Page) => page.locator('[data-testid="message-content"]').allTextContents();
+    assert.deepEqual(await texts(alicePage), [
+      hostile,
+      'Hey Alice — got it!',
+      'Great, the cache works.',
+    ]);
+    assert.deepEqual(await texts(bobPage), await texts(alicePage));
+
+    // The token lives in this tab's sessionStorage only.
+    assert.equal(await alicePage.evaluate<number>('sessionStorage.length'), 1);
+    assert.equal(await alicePage.evaluate<number>('localStorage.length'), 0);
+  });
+
+  it('applies an edit and a delete live on the other side', async () => {
+    const original = message(alicePage, 'Great, the cache works.');
+    await original.hover();
+    await original.locator('[data-testid="message-edit"]').click();
+    await original.locator('[data-testid="edit-input"]').fill('Great, the cache works (edited).');
+    await original.locator('[data-testid="edit-save"]').click();
+
+    const edited = message(bobPage, 'Great, the cache works (edited).');
+    await edited.waitFor(WAIT);
+    await edited.locator('[data-testid="message-edited"]').waitFor({ state: 'visible', ...WAIT });
+
+    const doomed = message(alicePage, `hi ${suffix}`);
+    const doomedId = await doomed.getAttribute('data-message-id');
+    assert.ok(doomedId);
+    await doomed.hover();
+    await doomed.locator('[data-testid="message-delete"]').click();
+    await bobPage
+      .locator(`[data-testid="message"][data-message-id="${doomedId}"]`)
+      .waitFor({ state: 'detached', ...WAIT });
+    assert.equal(await bobPage.locator('[data-testid="message"]').count(), 2);
+    assert.equal(await alicePage.locator('[data-testid="message"]').count(), 2);
+
+    // A reload (REST, through the cache or MongoDB) agrees with what the live events built.
+    await bobPage.reload();
+    await bobPage.waitForSelector('[data-testid="ws-status"][data-status="open"]', WAIT);
+    await openConversation(bobPage, alice);
+    await message(bobPage, 'Great, the cache works (edited).').waitFor(WAIT);
+    assert.equal(await bobPage.locator('[data-testid="message"]').count(), 2);
+
+    await send(bobPage, 'See you on the dashboard.');
+    await message(alicePage, 'See you on the dashboard.').waitFor(WAIT);
+    await alicePage.screenshot({ path: path.join(SCREENSHOTS, 'chat.png') });
+  });
+
+  it('reconnects after its socket drops, and catches up on what it missed', async () => {
+    // Bob's socket goes through Playwright, which can cut it and refuse new ones for a while.
+    let down = false;
+    let passed = 0;
+    let refused = 0;
+    const routed: WebSocketRoute[] = [];
+    await bobPage.routeWebSocket(/\/ws\?/, (ws) => {
+      if (down) {
+        refused++;
+        void ws.close({ code: 4000, reason: 'test: network down' });
+        return;
+      }
+      passed++;
+      routed.push(ws);
+      ws.connectToServer();
+    });
+    await bobPage.reload();
+    await bobPage.waitForSelector('[data-testid="ws-status"][data-status="open"]', WAIT);
+    await openConversation(bobPage, alice);
+    assert.equal(passed, 1);
+
+    down = true;
+    for (const ws of routed) await ws.close({ code: 4000, reason: 'test: network down' });
+    await until(
+      'Bob’s page to try to reconnect',
+      async () => refused,
+      (n) => n >= 2,
+    );
+    await send(alicePage, 'Sent while you were away');
+
+    down = false;
+    await until(
+      'Bob’s page to reconnect',
+      async () => passed,
+      (n) => n >= 2,
+    );
+    await bobPage.waitForSelector('[data-testid="ws-status"][data-status="open"]', WAIT);
+    await message(bobPage, 'Sent while you were away').waitFor(WAIT);
+    // The new socket gets the live events.
+    await send(alicePage, 'Welcome back');
+    await message(bobPage, 'Welcome back').waitFor(WAIT);
+  });
+
+  it('shows the expirations count rising on the dashboard after the TTL', async () => {
+    // A fresh tab has no session: the dashboard asks for a log-in itself.
+    const dash = await newPage('dashboard');
+    await dash.goto(`${api.url}/dashboard`);
+    await dash.fill('[data-testid="auth-username"]', alice);
+    await dash.fill('[data-testid="auth-password"]', PASSWORD);
+    await dash.click('[data-testid="auth-login"]');
+    await dash.waitForSelector('[data-testid="stats-status"][data-status="open"]', WAIT);
+
+    const expirations = () => numberIn(dash, 'expirations-total');
+    const before = await until('a first stats poll', expirations, Number.isFinite);
+
+    // New cache entries, gone one TTL (1 s) later: the daemon processes their expiry.
+    for (const text of ['one more', 'and another']) await send(alicePage, text);
+    await until('two more expirations', expirations, (n) => n >= before + 2);
+    const sends = await numberIn(dash, 'sends-total');
+    assert.ok(sends >= 5, `sends-total ${sends}`);
+
+    // The expirations chart has drawn a line from several polls' rates.
+    const points = async () =>
+      ((await dash.getAttribute('[data-testid="chart-expirations"] path.line', 'd')) ?? '').split(
+        'L',
+      ).length;
+    await until('an expirations line of 5 points', points, (n) => n >= 5);
+    await dash.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
+
+    assert.deepEqual(pageErrors, []);
+  });
+});
