@@ -1,10 +1,9 @@
 // The chat page (`/`): log in, pick a contact, read the conversation over REST, send over
 // the WebSocket, and apply the server's new/updated/deleted events as they come.
 import { ApiClient, ApiError, type Message, type Session, type User } from './api.js';
-import { bindAuthForm } from './auth-form.js';
 import { byTestId, el, show } from './dom.js';
+import { mountSignedInPage } from './signed-in-page.js';
 import { RealtimeConnection, type ServerFrame } from './realtime.js';
-import { clearSession, loadSession } from './session.js';
 
 /** A client-side idempotency key; `crypto.randomUUID` needs a secure context, this does not. */
 function newClientMsgId(): string {
@@ -550,29 +549,4 @@ interface SendFrame {
 
 // ---- page wiring ----
 
-let page: ChatPage | null = null;
-
-function showLoggedIn(session: Session): void {
-  show(byTestId('auth'), false);
-  show(byTestId('session'), true);
-  show(byTestId('chat'), true);
-  page?.stop();
-  page = new ChatPage(session, logOut);
-  page.start();
-}
-
-function logOut(notice = ''): void {
-  page?.stop();
-  page = null;
-  clearSession();
-  show(byTestId('chat'), false);
-  show(byTestId('session'), false);
-  show(byTestId('auth'), true);
-  byTestId('auth-error').textContent = notice;
-}
-
-bindAuthForm(showLoggedIn);
-byTestId('logout').addEventListener('click', () => logOut());
-const existing = loadSession();
-if (existing) showLoggedIn(existing);
-else logOut();
+mountSignedInPage('chat', (session, logOut) => new ChatPage(session, logOut));

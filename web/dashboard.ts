@@ -1,10 +1,9 @@
 // The dashboard page (`/dashboard`): polls `GET /api/stats` every second and charts the
 // per-second rates (differences of the cumulative counters) and the gauges.
 import { ApiClient, ApiError, type Session, type Stats } from './api.js';
-import { bindAuthForm } from './auth-form.js';
-import { byTestId, show } from './dom.js';
+import { byTestId } from './dom.js';
 import { LineChart } from './line-chart.js';
-import { clearSession, loadSession } from './session.js';
+import { mountSignedInPage } from './signed-in-page.js';
 import { ratesBetween, totalHitRate } from './stats-rates.js';
 
 const POLL_MS = 1000;
@@ -129,29 +128,4 @@ class Dashboard {
 
 // ---- page wiring ----
 
-let dashboard: Dashboard | null = null;
-
-function showLoggedIn(session: Session): void {
-  show(byTestId('auth'), false);
-  show(byTestId('session'), true);
-  show(byTestId('dashboard'), true);
-  dashboard?.stop();
-  dashboard = new Dashboard(session, logOut);
-  dashboard.start();
-}
-
-function logOut(notice = ''): void {
-  dashboard?.stop();
-  dashboard = null;
-  clearSession();
-  show(byTestId('dashboard'), false);
-  show(byTestId('session'), false);
-  show(byTestId('auth'), true);
-  byTestId('auth-error').textContent = notice;
-}
-
-bindAuthForm(showLoggedIn);
-byTestId('logout').addEventListener('click', () => logOut());
-const existing = loadSession();
-if (existing) showLoggedIn(existing);
-else logOut();
+mountSignedInPage('dashboard', (session, logOut) => new Dashboard(session, logOut));

@@ -441,27 +441,14 @@ export class MessageService {
 
   /** Runs the send script: entry, list, due entries, convgen and (if given) the shadow. */
   private async cacheSent(message: Message, shadow: MessageShadow | null): Promise<void> {
-    const { keys } = this.o;
-    const { senderId: a, receiverId: b } = message;
-    await MessageService.sendScript.run(
-      this.o.redis,
-      [
-        keys.message(message.id),
-        keys.conversation(a, b),
-        keys.conversationGeneration(a, b),
-        keys.due,
-        keys.shadow,
-        keys.pending(a, b),
-      ],
-      [
-        JSON.stringify(message),
-        this.o.ttlSeconds,
-        this.o.conversationSize,
-        shadow ? JSON.stringify(shadow) : '',
-        message.id,
-        Date.parse(message.createdAt),
-      ],
-    );
+    await MessageService.sendScript.run(this.o.redis, this.o.keys.messageWrite(message), [
+      JSON.stringify(message),
+      this.o.ttlSeconds,
+      this.o.conversationSize,
+      shadow ? JSON.stringify(shadow) : '',
+      message.id,
+      Date.parse(message.createdAt),
+    ]);
     this.o.logger.debug(
       { id: message.id, ttl: this.o.ttlSeconds },
       `Cached: message:${message.id} (TTL: ${this.o.ttlSeconds}s)`,
@@ -470,20 +457,9 @@ export class MessageService {
 
   /** After an edit or delete reached MongoDB: the drop script (see its header). */
   private async dropCached(message: Message): Promise<void> {
-    const { keys } = this.o;
-    const { senderId: a, receiverId: b } = message;
-    await MessageService.dropScript.run(
-      this.o.redis,
-      [
-        keys.message(message.id),
-        keys.conversation(a, b),
-        keys.conversationGeneration(a, b),
-        keys.due,
-        keys.shadow,
-        keys.pending(a, b),
-      ],
-      [message.id],
-    );
+    await MessageService.dropScript.run(this.o.redis, this.o.keys.messageWrite(message), [
+      message.id,
+    ]);
     this.o.logger.debug({ id: message.id }, `Deleted from cache: message:${message.id}`);
   }
 

@@ -40,6 +40,22 @@ export class RedisKeys {
     return `${this.prefix}pending:${conversationId(userA, userB)}`;
   }
 
+  /**
+   * The six keys a write of one message touches, in the KEYS order of the send and drop
+   * scripts (`send-message-6.lua`, `drop-message-cache-6.lua`): entry, conversation list,
+   * generation, due index, shadows, pending.
+   */
+  messageWrite(m: { id: string; senderId: string; receiverId: string }): string[] {
+    return [
+      this.message(m.id),
+      this.conversation(m.senderId, m.receiverId),
+      this.conversationGeneration(m.senderId, m.receiverId),
+      this.due,
+      this.shadow,
+      this.pending(m.senderId, m.receiverId),
+    ];
+  }
+
   /** `pending:{a}:{b}` for a conversation id as stored on messages. */
   pendingByConversation(conversation: string): string {
     return `${this.prefix}pending:${conversation}`;

@@ -54,25 +54,14 @@ export async function seedMessages(
 function sendOne(redis: RedisClient, keys: RedisKeys, m: Message, opts: SeedOptions) {
   const json = JSON.stringify(m);
   const shadow: MessageShadow = { message: m };
-  return sendMessage.run(
-    redis,
-    [
-      keys.message(m.id),
-      keys.conversation(m.senderId, m.receiverId),
-      keys.conversationGeneration(m.senderId, m.receiverId),
-      keys.due,
-      keys.shadow,
-      keys.pending(m.senderId, m.receiverId),
-    ],
-    [
-      json,
-      opts.ttlSeconds,
-      100,
-      opts.shadow ? JSON.stringify(shadow) : '',
-      m.id,
-      Date.parse(m.createdAt),
-    ],
-  );
+  return sendMessage.run(redis, keys.messageWrite(m), [
+    json,
+    opts.ttlSeconds,
+    100,
+    opts.shadow ? JSON.stringify(shadow) : '',
+    m.id,
+    Date.parse(m.createdAt),
+  ]);
 }
 
 /** Polls `check` every 50 ms until it returns true; throws with `what` after `timeoutMs`. */
