@@ -19,6 +19,10 @@ export const ERROR_CODES = {
     status: 409,
     message: 'That idempotency key was used for a different request',
   },
+  IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    message: 'A request with this idempotency key is still in progress; retry shortly',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },

@@ -360,10 +360,11 @@ export class MessageService {
     }
     if (claim.state === 'conflict') throw new AppError('IDEMPOTENCY_CONFLICT');
     if (claim.state === 'busy') {
-      throw new AppError(
-        'IDEMPOTENCY_CONFLICT',
-        'A request with this idempotency key is still in progress; retry shortly',
-      );
+      // Retryable, unlike IDEMPOTENCY_CONFLICT: the first request may still finish, or its
+      // lease runs out (a crashed process) and the retry takes over.
+      throw new AppError('IDEMPOTENCY_IN_PROGRESS', undefined, {
+        headers: { 'Retry-After': '1' },
+      });
     }
     return claim;
   }

@@ -69,8 +69,9 @@ async function attemptOnce(job: SendJob, stats: LoadStats): Promise<Attempt> {
     stats.serverErrors++;
     return { done: false, waitMs: backoffMs(job.attempts++) };
   }
-  if (res.status === 409) {
-    // IDEMPOTENCY_CONFLICT while an earlier attempt with this key is still in flight.
+  if (res.status === 409 && text.includes('IDEMPOTENCY_IN_PROGRESS')) {
+    // An earlier attempt with this key is still in flight (or its process crashed and the
+    // claim has not lapsed yet): retry. A real IDEMPOTENCY_CONFLICT is a bug of the load.
     return { done: false, waitMs: backoffMs(job.attempts++) };
   }
   stats.reject(`REST ${res.status} ${text.slice(0, 200)}`);

@@ -92,7 +92,7 @@ export class WsSender {
       this.stats.serverErrors++;
       return backoffMs(job.attempts++);
     }
-    if (answer.code === 'IDEMPOTENCY_CONFLICT') return backoffMs(job.attempts++);
+    if (answer.code === 'IDEMPOTENCY_IN_PROGRESS') return backoffMs(job.attempts++);
     this.stats.reject(`ws ${answer.code} ${answer.message}`);
     return undefined;
   }

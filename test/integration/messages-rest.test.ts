@@ -16,6 +16,8 @@ import {
 } from '../helpers/api-harness.js';
 import { insertMissingMessages, messagesCollection } from '../../src/messages/message-store.js';
 import type { MessageShadow } from '../../src/messages/message.js';
+import { SendIdempotency } from '../../src/messages/send-idempotency.js';
+import type { RedisClient } from '../../src/redis/redis-client.js';
 
 type Redis = Awaited<ReturnType<typeof inspectRedis>>;
 type Mongo = Awaited<ReturnType<typeof inspectMongo>>;
@@ -510,6 +512,27 @@ describe('messages REST API', function () {
       });
       assert.equal(conflict.status, 409);
       assert.equal(conflict.body.error.code, 'IDEMPOTENCY_CONFLICT');
+
+      // A key whose first request is still in flight (here: claimed by a "process" that then
+      // stopped) is a retryable 409 with Retry-After, not a conflict.
+      const inFlight = `k-flight-${Date.now()}`;
+      await new SendIdempotency({ redis: s.redis as unknown as RedisClient, keys: s.t.keys }).claim(
+        s.carol.id,
+        inFlight,
+        new ObjectId().toHexString(),
+        SendIdempotency.bodyHash({
+          receiverId: s.alice.id,
+          content: 'in flight',
+          imageUrl: null,
+          publicId: null,
+        }),
+      );
+      const busy = await send(s.t, s.carol, s.alice, 'in flight', {
+        headers: { 'Idempotency-Key': inFlight },
+      });
+      assert.equal(busy.status, 409);
+      assert.equal(busy.body.error.code, 'IDEMPOTENCY_IN_PROGRESS');
+      assert.equal(busy.headers.get('retry-after'), '1');
 
       // Another user may use the same key for their own message.
       const other = await send(s.t, s.bob, s.alice, 'once', {
