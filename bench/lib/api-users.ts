@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+
+/** A user signed up through the API, with its bearer token. */
+export interface ApiUser {
+  id: string;
+  token: string;
+}
+
+/** Signs up `n` users through `POST /api/auth/signup`, a few at a time (scrypt is slow on purpose). */
+export async function signupUsers(url: string, n: number): Promise<ApiUser[]> {
+  const users: ApiUser[] = [];
+  const tag = randomBytes(3).toString('hex');
+  const step = 8;
+  for (let i = 0; i < n; i += step) {
+    const batch = Array.from({ length: Math.min(step, n - i) }, (_, j) => i + j);
+    users.push(
+      ...(await Promise.all(
+        batch.map(async (k) => {
+          const res = await fetch(`${url}/api/auth/signup`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              username: `bench${tag}${k}`,
+              password: 'correct horse battery',
+            }),
+          });
+          const body = (await res.json()) as { user?: { id: string }; token?: string };
+          if (res.status !== 201 || !body.user || !body.token) {
+            throw new Error(`signup failed: ${res.status} ${JSON.stringify(body)}`);
+          }
+          return { id: body.user.id, token: body.token };
+        }),
+      )),
+    );
+  }
+  return users;
+}
+
+/** `POST /api/messages/send` requests from each user to the next (a ring of conversations). */
+export function sendRequests(users: readonly ApiUser[]) {
+  return users.map((u, i) => ({
+    method: 'POST' as const,
+    path: '/api/messages/send',
+    headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      receiverId: users[(i + 1) % users.length]?.id,
+      content: 'benchmark message: hello, how are you today?',
+    }),
+  }));
+}

@@ -1,0 +1,20 @@
+import { freePort } from '../../src/local/port-probe.js';
+import { NodeChild } from './child.js';
+import type { BenchServers } from './bench-servers.js';
+
+/** The bare Koa baseline server (bench/workers/bare-koa-server.ts), started and ready. */
+export async function startBareKoa(
+  servers: BenchServers,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = new NodeChild('bare-koa', 'bench/workers/bare-koa-server.ts', {
+    env: {
+      REDIS_URL: servers.redisUrl,
+      MONGODB_URI: servers.mongoUri,
+      MONGODB_DB: 'bench',
+      PORT: String(port),
+    },
+  });
+  await child.next('ready', 30000);
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+}

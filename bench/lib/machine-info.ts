@@ -1,0 +1,49 @@
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import type { RedisClient } from '../../src/redis/redis-client.js';
+
+/** The machine and versions a run was measured on (figures only compare within a run). */
+export interface MachineInfo {
+  node: string;
+  redis: string;
+  mongo: string;
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  /** Load average at the start: other work on a shared machine shows here. */
+  loadAverage: number[];
+}
+
+function packageVersion(name: string): string {
+  try {
+    return execFileSync('node', ['-p', `require('${name}/package.json').version`], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Collects {@link MachineInfo}; `mongo` names the server kind (FerretDB or mongod). */
+export async function machineInfo(redis: RedisClient, mongo: string): Promise<MachineInfo> {
+  const info = await redis.info('server');
+  const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  return {
+    node: process.version,
+    redis: redisVersion,
+    mongo,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+/** Versions of the packages under test and of the baselines. */
+export function packageVersions(): Record<string, string> {
+  return Object.fromEntries(
+    ['bullmq', 'autocannon', 'koa', 'ws', 'redis', 'mongodb'].map((p) => [p, packageVersion(p)]),
+  );
+}

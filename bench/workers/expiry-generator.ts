@@ -1,0 +1,90 @@
+/**
+ * Load process of the lag scenarios: creates expirations at a steady rate (RATE per second
+ * for SECONDS), each due LEAD_MS after its creation, in one of three forms:
+ * - `system`:   the API's send script itself (src/redis/scripts/send-message-6.lua, TTL 1 s)
+ * - `bullmq`:   a BullMQ delayed job (delay LEAD_MS) on QUEUE
+ * - `keyevent`: a plain `SET key PX LEAD_MS` whose name carries its deadline, for the
+ *               `__keyevent@0__:expired` subscriber of the guide's design
+ * Reports how many it created and the achieved rate.
+ * Env: REDIS_URL, MODE, RATE, SECONDS, LEAD_MS, QUEUE (bullmq).
+ */
+import { Queue } from 'bullmq';
+import { createClient } from 'redis';
+import { LuaScript } from '../../src/redis/lua-script.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
+import { useNodeRedisForBullmq } from '../lib/bullmq-node-redis.js';
+import { sleep } from '../lib/sleep.js';
+import { env, runWorker, tell, whenParentSays } from './worker-ipc.js';
+
+runWorker(async () => {
+  const mode = env('MODE');
+  const rate = Number(env('RATE'));
+  const seconds = Number(env('SECONDS'));
+  const leadMs = Number(env('LEAD_MS'));
+  const redis = createClient({ url: env('REDIS_URL') });
+  await redis.connect();
+  const keys = new RedisKeys('');
+  const send = LuaScript.load('send-message-6');
+  const users = benchUsers(100);
+  let queue: Queue | undefined;
+  if (mode === 'bullmq') {
+    queue = new Queue(env('QUEUE'), { connection: useNodeRedisForBullmq(env('REDIS_URL')) });
+    await queue.waitUntilReady();
+  }
+
+  /** Creates expirations number `from` … `to − 1`. */
+  const create = async (from: number, to: number): Promise<void> => {
+    const now = Date.now();
+    if (queue) {
+      const jobs = [];
+      for (let i = from; i < to; i++) {
+        jobs.push({ name: 'expire', data: { i }, opts: { delay: leadMs } });
+      }
+      await queue.addBulk(jobs);
+      return;
+    }
+    const work: Promise<unknown>[] = [];
+    for (let i = from; i < to; i++) {
+      if (mode === 'keyevent') {
+        work.push(
+          redis.set(`kev:${now + leadMs}:${i}`, '1', { expiration: { type: 'PX', value: leadMs } }),
+        );
+      } else {
+        const m = benchMessage(i, users, now);
+        work.push(
+          send.run(redis, keys.messageWrite(m), [
+            JSON.stringify(m),
+            Math.round(leadMs / 1000),
+            100,
+            '',
+            m.id,
+            now,
+          ]),
+        );
+      }
+    }
+    await Promise.all(work);
+  };
+
+  tell({ type: 'ready' });
+  await whenParentSays('go');
+  const total = Math.round(rate * seconds);
+  const start = Date.now();
+  let created = 0;
+  // Bounded by count and by time (the window plus a second of grace when Redis is slow).
+  while (created < total && Date.now() - start < (seconds + 1) * 1000) {
+    const target = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
+    if (target > created) {
+      const to = Math.min(target, created + 2000);
+      await create(created, to);
+      created = to;
+    } else {
+      await sleep(2);
+    }
+  }
+  const elapsed = (Date.now() - start) / 1000;
+  await queue?.close();
+  await redis.close();
+  tell({ type: 'result', data: { created, elapsed, rate: created / elapsed, firstAt: start } });
+});

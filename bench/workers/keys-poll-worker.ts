@@ -1,0 +1,38 @@
+/**
+ * Baseline process of seed-poll-cost: the guide's expiry worker, `KEYS message:*` once a
+ * second (it compared the keys it saw with the last round to find the expired ones). Runs
+ * until the parent says 'stop', then reports its own CPU time and the rounds it ran.
+ * Env: REDIS_URL.
+ */
+import { createClient } from 'redis';
+import { sleep } from '../lib/sleep.js';
+import { env, runWorker, tell } from './worker-ipc.js';
+
+runWorker(async () => {
+  const redis = createClient({ url: env('REDIS_URL') });
+  await redis.connect();
+  let stop = false;
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'stop') stop = true;
+  });
+  tell({ type: 'ready' });
+  const cpuStart = process.cpuUsage();
+  let rounds = 0;
+  let previous = new Set<string>();
+  // Bounded: the parent stops it after the measured window; 600 rounds is a hard cap.
+  while (!stop && rounds < 600) {
+    const started = Date.now();
+    const keys = await redis.keys('message:*');
+    const current = new Set(keys);
+    // What the guide's worker did with them: those gone since the last round "expired".
+    let gone = 0;
+    for (const k of previous) if (!current.has(k)) gone++;
+    previous = current;
+    rounds++;
+    tell({ type: 'progress', data: { rounds, gone } });
+    await sleep(Math.max(0, 1000 - (Date.now() - started)));
+  }
+  const cpu = process.cpuUsage(cpuStart);
+  await redis.close();
+  tell({ type: 'result', data: { cpuSeconds: (cpu.user + cpu.system) / 1e6, rounds } });
+});
