@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../metrics/default-metrics.js';
 
 /** Where an expiration was learnt of: a keyevent hint or the deadline poll. */
 export type ExpirySource = 'event' | 'poll';
@@ -53,7 +54,7 @@ export class ExpiryMetrics {
       labelNames: ['state'],
       registers,
     });
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics) collectProcessMetrics(this.registry);
   }
 
   /** Serves `GET /metrics` in the Prometheus text format; port 0 picks a free port. */

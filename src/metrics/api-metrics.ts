@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './default-metrics.js';
 
 /** Prometheus metrics of one API process (its own registry: no global state). */
 export interface ApiMetrics {
@@ -17,7 +18,7 @@ export interface ApiMetrics {
  */
 export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   return {
     registry,
     httpDuration: new Histogram({
