@@ -30,6 +30,14 @@ export class TokenService {
    */
   private readonly key: Promise<webcrypto.CryptoKey>;
   private readonly expiresIn: string;
+  /**
+   * Tokens already verified → their user and expiry (ms). A client sends the same token with
+   * every request, and an HMAC check through WebCrypto costs more than a cached read; a
+   * token cannot change, so until it expires the answer cannot either. Insertion-ordered,
+   * bounded: the oldest entry goes first.
+   */
+  private readonly verified = new Map<string, { user: AuthUser; expiresAt: number }>();
+  private static readonly MAX_CACHED = 10_000;
 
   constructor(opts: TokenServiceOptions) {
     if (opts.secret.length < 32) throw new TypeError('the JWT secret must be ≥ 32 characters');
@@ -59,13 +67,26 @@ export class TokenService {
    * @throws AppError UNAUTHORIZED when the token is malformed, forged, expired or not HS256.
    */
   readonly verifyToken = async (token: string): Promise<AuthUser> => {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expiresAt > Date.now()) return hit.user;
+      this.verified.delete(token);
+    }
     try {
       const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
-      const { sub, username } = payload;
+      const { sub, username, exp } = payload;
       if (typeof sub !== 'string' || !ID_RE.test(sub) || typeof username !== 'string') {
         throw new AppError('UNAUTHORIZED', 'The token is not valid');
       }
-      return { id: sub, username };
+      const user = { id: sub, username };
+      if (typeof exp === 'number') {
+        if (this.verified.size >= TokenService.MAX_CACHED) {
+          const oldest = this.verified.keys().next().value;
+          if (oldest !== undefined) this.verified.delete(oldest);
+        }
+        this.verified.set(token, { user, expiresAt: exp * 1000 });
+      }
+      return user;
     } catch (err) {
       if (err instanceof AppError) throw err;
       const expired = err instanceof joseErrors.JWTExpired;

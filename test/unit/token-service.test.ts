@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { TokenService } from '../../src/auth/token-service.js';
+import { AppError } from '../../src/errors/app-error.js';
+
+const SECRET = 'unit-test-secret-unit-test-secret-0123';
+const USER = { id: '0123456789abcdef01234567', username: 'ann' };
+
+describe('TokenService', () => {
+  it('verifies its own tokens, again and again (cached), and refuses a forged one', async () => {
+    const tokens = new TokenService({ secret: SECRET });
+    const token = await tokens.issueToken(USER);
+    assert.deepEqual(await tokens.verifyToken(token), USER);
+    assert.deepEqual(await tokens.verifyToken(token), USER);
+    const forged = `${token.slice(0, -2)}${token.endsWith('A') ? 'BB' : 'AA'}`;
+    await assert.rejects(tokens.verifyToken(forged), (e) => e instanceof AppError);
+    const other = new TokenService({ secret: `${SECRET}-other` });
+    await assert.rejects(other.verifyToken(token), (e) => e instanceof AppError);
+  });
+
+  it('stops accepting a cached token once it has expired', async function () {
+    this.timeout(5000);
+    const tokens = new TokenService({ secret: SECRET, expiresIn: '1s' });
+    const token = await tokens.issueToken(USER);
+    assert.deepEqual(await tokens.verifyToken(token), USER); // now cached
+    await new Promise((r) => setTimeout(r, 2100));
+    await assert.rejects(tokens.verifyToken(token), /expired/);
+  });
+});
