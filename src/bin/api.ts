@@ -3,7 +3,7 @@ import { onShutdown } from '../lifecycle/shutdown.js';
 import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { boot } from './boot.js';
 
-const { config, logger } = boot('api');
+const { config, logger } = boot('api', { usesTokens: true });
 const api = await startApiServer(config, logger);
 onShutdown(logger, [{ name: 'api', run: () => api.close() }]);
 
