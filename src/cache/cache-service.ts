@@ -38,7 +38,6 @@ export class CacheService {
   private readonly logger: Logger;
   private readonly scanCount: number;
   private static readonly cacheScript = LuaScript.load('cache-message-2');
-  private static readonly guardedCacheScript = LuaScript.load('cache-message-guarded-3');
   /** TTL of `setCache` without one. */
   readonly defaultTtlSeconds: number;
 
@@ -67,14 +66,12 @@ export class CacheService {
   ): Promise<boolean> {
     if (!Number.isInteger(ttl) || ttl < 1) throw new TypeError(`ttl must be ≥ 1 s, got ${ttl}`);
     const keys = [this.full(key), this.keys.due];
-    const value = JSON.stringify(data);
-    const res = opts.guard
-      ? await CacheService.guardedCacheScript.run(
-          this.redis,
-          [...keys, opts.guard.key],
-          [value, ttl, opts.guard.value ?? ''],
-        )
-      : await CacheService.cacheScript.run(this.redis, keys, [value, ttl]);
+    const args: Array<string | number> = [JSON.stringify(data), ttl];
+    if (opts.guard) {
+      keys.push(opts.guard.key);
+      args.push(opts.guard.value ?? '');
+    }
+    const res = await CacheService.cacheScript.run(this.redis, keys, args);
     if (res === 1) {
       this.logger.debug({ key, ttl }, `Cached: ${key} (TTL: ${ttl}s)`);
       return true;
