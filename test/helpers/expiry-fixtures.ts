@@ -64,19 +64,8 @@ function sendOne(redis: RedisClient, keys: RedisKeys, m: Message, opts: SeedOpti
   ]);
 }
 
-/** Polls `check` every 50 ms until it returns true; throws with `what` after `timeoutMs`. */
-export async function waitUntil(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** What {@link daemonRecords} answers once every expiration was processed. */
+export const NO_RECORDS = { due: 0, inflight: 0, shadow: 0, attempts: 0, dead: 0 };
 
 /** Sizes of the daemon's records: all zero once every expiration was processed. */
 export async function daemonRecords(redis: RedisClient, keys: RedisKeys) {

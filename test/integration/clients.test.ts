@@ -4,17 +4,9 @@ import { createMongoClient, connectMongoWithRetry } from '../../src/mongo/mongo-
 import { createRedisClient } from '../../src/redis/redis-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`not true within ${timeoutMs} ms`);
-}
 
 describe('client factories against real servers', function () {
   this.timeout(60000);
@@ -30,10 +22,15 @@ describe('client factories against real servers', function () {
       assert.equal(Number((await client.sendCommand(['CLIENT', 'INFO'])) !== null), 1);
 
       await server.process!.stop();
-      await eventually(async () => !client.isReady, 5000);
+      await waitUntil('the client to see the server gone', () => !client.isReady, 5000, 100);
       const again = await server.restart();
       try {
-        await eventually(async () => client.isReady && (await client.ping()) === 'PONG', 20000);
+        await waitUntil(
+          'the client to reconnect',
+          async () => client.isReady && (await client.ping().catch(() => '')) === 'PONG',
+          20000,
+          100,
+        );
         // Same database after the reconnect, and the data survived (AOF on).
         assert.equal(await client.get('k'), 'v');
       } finally {
@@ -51,7 +48,7 @@ describe('client factories against real servers', function () {
     const client = createRedisClient(config.redis, logger, { name: 'ff', failFastWhenDown: true });
     await client.connect();
     await server.dispose();
-    await eventually(async () => !client.isReady, 5000);
+    await waitUntil('the client to see the server gone', () => !client.isReady, 5000, 100);
     const start = Date.now();
     await assert.rejects(client.get('x'));
     assert.ok(Date.now() - start < 1000);
@@ -82,7 +79,7 @@ describe('client factories against real servers', function () {
         { name: 'noauth' },
       );
       const connecting = bad.connect().catch(() => {});
-      await eventually(async () => lines.length > 0, 10000);
+      await waitUntil('an authentication error in the log', () => lines.length > 0, 10000, 100);
       assert.match(lines[0]!, /NOAUTH|Authentication required|WRONGPASS/i);
       assert.match(lines[0]!, /REDIS_PASSWORD/);
       bad.destroy();
@@ -103,9 +100,18 @@ describe('client factories against real servers', function () {
       await assert.rejects(client.db('clients').collection('c').findOne({ a: 1 }));
       const again = await server.restart();
       try {
-        await eventually(
-          async () => (await client.db('clients').collection('c').findOne({ a: 1 }))?.a === 1,
+        await waitUntil(
+          'MongoDB to answer again',
+          async () =>
+            (
+              await client
+                .db('clients')
+                .collection('c')
+                .findOne({ a: 1 })
+                .catch(() => null)
+            )?.a === 1,
           20000,
+          100,
         );
       } finally {
         await client.close();

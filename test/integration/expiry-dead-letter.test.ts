@@ -10,10 +10,11 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
+  NO_RECORDS,
   pendingCount,
   seedMessages,
-  waitUntil,
 } from '../helpers/expiry-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 describe('expiry daemon: dead letters', function () {
@@ -109,13 +110,7 @@ describe('expiry daemon: dead letters', function () {
     });
     assert.equal(doc?.content, msg.content);
     assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 1);
-    assert.deepEqual(await daemonRecords(redis, keys), {
-      due: 0,
-      inflight: 0,
-      shadow: 0,
-      attempts: 0,
-      dead: 0,
-    });
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
     assert.equal(await pendingCount(redis, keys, [msg, ...plain]), 0);
     await waitUntil(
       'the gauge back to 0',
@@ -141,13 +136,7 @@ describe('expiry daemon: dead letters', function () {
     assert.equal(await dead.drop(keys.message(msg.id)), true);
     assert.equal(await dead.drop(corruptKey), true);
     assert.equal(await dead.drop(corruptKey), false);
-    assert.deepEqual(await daemonRecords(redis, keys), {
-      due: 0,
-      inflight: 0,
-      shadow: 0,
-      attempts: 0,
-      dead: 0,
-    });
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
     assert.equal(await pendingCount(redis, keys, [msg]), 0);
     assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 0);
   });

@@ -3,7 +3,8 @@ import { createClient } from 'redis';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
-import { seedMessages, waitUntil } from '../helpers/expiry-fixtures.js';
+import { seedMessages } from '../helpers/expiry-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 /** The value of one sample line, e.g. `name{label="x"} 12`. */

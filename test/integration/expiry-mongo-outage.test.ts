@@ -7,10 +7,11 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
+  NO_RECORDS,
   pendingCount,
   seedMessages,
-  waitUntil,
 } from '../helpers/expiry-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 import { sharedServers, startThrowawayMongo, type ThrowawayMongo } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
@@ -78,13 +79,7 @@ describe('expiry daemon: MongoDB outage in write-behind mode', function () {
     await sleep(500);
     assert.equal(d.stats().processed.total, 2001);
     assert.equal(d.stats().deadLettered, 0);
-    assert.deepEqual(await daemonRecords(redis, keys), {
-      due: 0,
-      inflight: 0,
-      shadow: 0,
-      attempts: 0,
-      dead: 0,
-    });
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
     assert.equal(await pendingCount(redis, keys, sent), 0);
 
     const mongo = new MongoClient(mongoServer.uri);

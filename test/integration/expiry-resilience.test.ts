@@ -7,12 +7,8 @@ import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import { messagesCollection } from '../../src/messages/message-store.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
-import {
-  daemonRecords,
-  pendingCount,
-  seedMessages,
-  waitUntil,
-} from '../helpers/expiry-fixtures.js';
+import { daemonRecords, pendingCount, seedMessages } from '../helpers/expiry-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 

@@ -7,10 +7,11 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
+  NO_RECORDS,
   pendingCount,
   seedMessages,
-  waitUntil,
 } from '../helpers/expiry-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 describe('expiry daemon: throughput and exactly-once', function () {
@@ -63,13 +64,7 @@ describe('expiry daemon: throughput and exactly-once', function () {
       stats.reduce((n, s) => n + s.persistFailures + s.deadLettered, 0),
       0,
     );
-    assert.deepEqual(await daemonRecords(redis, keys), {
-      due: 0,
-      inflight: 0,
-      shadow: 0,
-      attempts: 0,
-      dead: 0,
-    });
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
     assert.equal(await pendingCount(redis, keys, sent), 0);
     assert.equal(await redis.exists(sent.slice(0, 100).map((m) => keys.message(m.id))), 0);
 
@@ -145,12 +140,6 @@ describe('expiry daemon: throughput and exactly-once', function () {
     assert.equal(d.stats().persisted, 0);
     assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 0);
     assert.equal(await redis.exists(sent.map((m) => keys.message(m.id))), 0);
-    assert.deepEqual(await daemonRecords(redis, keys), {
-      due: 0,
-      inflight: 0,
-      shadow: 0,
-      attempts: 0,
-      dead: 0,
-    });
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
   });
 });

@@ -3,7 +3,8 @@ import { createClient } from 'redis';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
-import { daemonRecords, seedMessages, waitUntil } from '../helpers/expiry-fixtures.js';
+import { daemonRecords, NO_RECORDS, seedMessages } from '../helpers/expiry-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
@@ -50,13 +51,7 @@ describe('expiry daemon: among 500,000 unrelated keys with a 1-hour TTL', functi
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(d.stats().processed.total, 2000);
     assert.equal(await redis.exists(sent.slice(0, 200).map((m) => keys.message(m.id))), 0);
-    assert.deepEqual(await daemonRecords(redis, keys), {
-      due: 0,
-      inflight: 0,
-      shadow: 0,
-      attempts: 0,
-      dead: 0,
-    });
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
     // The unrelated keys are untouched; besides them only the conversations' convgen counters
     // and the shared stats hashes remain.
     const convgens = new Set(

@@ -18,6 +18,7 @@ import {
   type SendMessage,
 } from '../../src/realtime/ws-server.js';
 import { TEST_JWT_SECRET, createTestContext, type TestContext } from '../helpers/test-context.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type Frame = Record<string, unknown> & { type: string };
 
@@ -182,14 +183,6 @@ async function refusal(
       );
     });
   });
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('realtime ws server (integration)', function () {
@@ -519,7 +512,7 @@ describe('realtime ws server (integration)', function () {
       await a.next((f) => f.type === 'pong');
       a.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(64 * 1024 - envelope.length + 1) }));
       assert.equal((await a.closed).code, 1009);
-      await waitFor(() => rt.connections() === 0, 5000, 'the server to forget the socket');
+      await waitUntil('the server to forget the socket', () => rt.connections() === 0, 5000, 10);
     });
 
     it('ignores malformed payloads on the events channel', async function () {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import { waitUntil } from '../helpers/wait.js';
 import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { startApiServer } from '../../src/app/api-server.js';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import type { Logger } from '../../src/logging/logger.js';
 import { call, signupUser } from '../helpers/api-harness.js';
-import { waitUntil } from '../helpers/expiry-fixtures.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
