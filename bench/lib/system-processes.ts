@@ -76,21 +76,7 @@ export async function startApi(
     ),
   });
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitUntil(
-      'the API to answer /health',
-      async () => {
-        if (child.process.exitCode !== null) throw new Error(child.recentOutput);
-        const res = await fetch(`${url}/health`).catch(() => undefined);
-        return res?.status === 200;
-      },
-      60000,
-      100,
-    );
-  } catch (err) {
-    await child.stop();
-    throw err;
-  }
+  await untilAnswering(child, 'the API to answer /health', `${url}/health`);
   return { url, child, stop: () => child.stop() };
 }
 
@@ -125,12 +111,25 @@ export async function startDaemon(
     },
   );
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  await untilAnswering(child, 'the daemon to serve /metrics', metricsUrl);
+  return { metricsUrl, child, stop: () => child.stop() };
+}
+
+/** Fetches a daemon's Prometheus text. */
+export async function scrape(metricsUrl: string): Promise<string> {
+  const res = await fetch(metricsUrl);
+  if (res.status !== 200) throw new Error(`${metricsUrl}: HTTP ${res.status}`);
+  return res.text();
+}
+
+/** Waits until `url` answers 200; stops `child` and throws if it exits or takes over 60 s. */
+async function untilAnswering(child: NodeChild, what: string, url: string): Promise<void> {
   try {
     await waitUntil(
-      'the daemon to serve /metrics',
+      what,
       async () => {
         if (child.process.exitCode !== null) throw new Error(child.recentOutput);
-        const res = await fetch(metricsUrl).catch(() => undefined);
+        const res = await fetch(url).catch(() => undefined);
         return res?.status === 200;
       },
       60000,
@@ -140,12 +139,4 @@ export async function startDaemon(
     await child.stop();
     throw err;
   }
-  return { metricsUrl, child, stop: () => child.stop() };
-}
-
-/** Fetches a daemon's Prometheus text. */
-export async function scrape(metricsUrl: string): Promise<string> {
-  const res = await fetch(metricsUrl);
-  if (res.status !== 200) throw new Error(`${metricsUrl}: HTTP ${res.status}`);
-  return res.text();
 }

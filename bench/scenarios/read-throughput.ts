@@ -1,5 +1,5 @@
 import { redisClientFor } from '../lib/bench-redis.js';
-import type { BenchResult } from '../lib/bench-result.js';
+import { httpThroughputResult, type BenchResult } from '../lib/bench-result.js';
 import { signupUsers, type ApiUser } from '../lib/api-users.js';
 import { startBareKoa } from '../lib/bare-koa.js';
 import { httpLoad, type LoadRequest, type LoadResult } from '../lib/http-load.js';
@@ -98,27 +98,16 @@ export const readThroughput: Scenario = {
     }
     const m = (f: (x: (typeof rounds)[number]) => number) => round(median(rounds.map(f)));
     const hit = m((x) => x.hit.requestsPerSecond);
-    const bareRps = m((x) => x.bare.requestsPerSecond);
     const miss = m((x) => x.miss.requestsPerSecond);
     const note = `${options.connections} connections, ${options.httpSeconds} s per run after a 1 s warm-up, ${options.rounds} rounds; ${USERS} conversations of ${PER_CONVERSATION} messages`;
-    const readHit: BenchResult = {
+    const readHit = httpThroughputResult({
       id: 'read-hit',
-      unit: 'req/s',
-      value: hit,
-      baseline: { name: 'bare Koa: one Redis GET', value: bareRps },
-      ratio: round(hit / bareRps),
+      baselineName: 'bare Koa: one Redis GET',
       goal: '≥ 0.8× bare GET; and ≥ 4× read-miss',
-      met: hit / bareRps >= 0.8 && hit / miss >= 4,
-      p50: m((x) => x.hit.p50),
-      p99: m((x) => x.hit.p99),
-      baselineP50: m((x) => x.bare.p50),
-      baselineP99: m((x) => x.bare.p99),
-      rounds: rounds.map((x) => ({
-        value: round(x.hit.requestsPerSecond),
-        baseline: round(x.bare.requestsPerSecond),
-      })),
+      met: (ratio) => ratio >= 0.8 && hit / miss >= 4,
+      runs: rounds.map((x) => ({ system: x.hit, baseline: x.bare })),
       notes: [note, `read-hit / read-miss = ${round(hit / miss)}×`],
-    };
+    });
     const readMiss: BenchResult = {
       id: 'read-miss',
       unit: 'req/s',

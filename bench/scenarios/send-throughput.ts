@@ -1,9 +1,9 @@
-import type { BenchResult } from '../lib/bench-result.js';
+import { httpThroughputResult } from '../lib/bench-result.js';
 import { sendRequests, signupUsers } from '../lib/api-users.js';
 import { startBareKoa } from '../lib/bare-koa.js';
 import { httpLoad, type LoadResult } from '../lib/http-load.js';
 import { resetStores, type Scenario } from '../lib/scenario.js';
-import { median, round } from '../lib/stats.js';
+import { round } from '../lib/stats.js';
 import { startApi, type ApiProcess } from '../lib/system-processes.js';
 
 /** Senders the load rotates over (each sends to the next). */
@@ -44,47 +44,23 @@ export const sendThroughput: Scenario = {
       await bare.stop();
       await Promise.all(apis.map((a) => a.stop()));
     }
-    const m = (f: (x: (typeof rounds)[number]) => number) => round(median(rounds.map(f)));
-    const wt = m((x) => x.wt.requestsPerSecond);
-    const bareRps = m((x) => x.bare.requestsPerSecond);
-    const wb = m((x) => x.wb.requestsPerSecond);
     const note = `${options.connections} connections, ${options.httpSeconds} s per run after a 1 s warm-up, ${options.rounds} rounds; ${USERS} users sending in a ring; no daemon running`;
-    const writeThrough: BenchResult = {
+    const writeThrough = httpThroughputResult({
       id: 'send-write-through',
-      unit: 'req/s',
-      value: wt,
-      baseline: { name: 'bare Koa: insertOne + SET EX', value: bareRps },
-      ratio: round(wt / bareRps),
+      baselineName: 'bare Koa: insertOne + SET EX',
       goal: '≥ 0.85× bare Koa',
-      met: wt / bareRps >= 0.85,
-      p50: m((x) => x.wt.p50),
-      p99: m((x) => x.wt.p99),
-      baselineP50: m((x) => x.bare.p50),
-      baselineP99: m((x) => x.bare.p99),
-      rounds: rounds.map((x) => ({
-        value: round(x.wt.requestsPerSecond),
-        baseline: round(x.bare.requestsPerSecond),
-      })),
+      met: (ratio) => ratio >= 0.85,
+      runs: rounds.map((x) => ({ system: x.wt, baseline: x.bare })),
       notes: [note],
-    };
-    const writeBehind: BenchResult = {
+    });
+    const writeBehind = httpThroughputResult({
       id: 'send-write-behind',
-      unit: 'req/s',
-      value: wb,
-      baseline: { name: 'send-write-through', value: wt },
-      ratio: round(wb / wt),
+      baselineName: 'send-write-through',
       goal: '≥ 3× send-write-through',
-      met: wb / wt >= 3,
-      p50: m((x) => x.wb.p50),
-      p99: m((x) => x.wb.p99),
-      baselineP50: m((x) => x.wt.p50),
-      baselineP99: m((x) => x.wt.p99),
-      rounds: rounds.map((x) => ({
-        value: round(x.wb.requestsPerSecond),
-        baseline: round(x.wt.requestsPerSecond),
-      })),
+      met: (ratio) => ratio >= 3,
+      runs: rounds.map((x) => ({ system: x.wb, baseline: x.wt })),
       notes: [note],
-    };
+    });
     return [writeThrough, writeBehind];
   },
 };
