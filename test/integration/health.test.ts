@@ -83,9 +83,11 @@ describe('GET /health', function () {
     );
     const api = await startApiServer(ctx.config, ctx.logger);
     try {
+      // The Redis client connects in the background: wait until it has, so that the 503 is
+      // MongoDB's alone (right after start both may still be down).
       const h = await until(
         () => health(api),
-        (v) => v.status === 503,
+        (v) => v.status === 503 && (v.body.redis as { status: string }).status === 'ok',
       );
       assert.equal(h.status, 503);
       assert.equal((h.body.mongo as { status: string }).status, 'down');
