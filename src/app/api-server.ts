@@ -102,7 +102,12 @@ export async function startApiServer(
     // The chat page at / and the dashboard at /dashboard.
     staticRoutes(),
   ];
-  const app = createHttpApp({ logger, routers, before: [httpMetricsMiddleware(metrics)] });
+  const app = createHttpApp({
+    logger,
+    routers,
+    before: [httpMetricsMiddleware(metrics)],
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
   const server = http.createServer(app.callback());
   const rt = createRealtimeServer({
     server,

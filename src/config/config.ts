@@ -14,6 +14,8 @@ export interface Config {
   readonly port: number;
   /** Interface the API binds. @defaultValue '127.0.0.1' */
   readonly host: string;
+  /** A request not answered within this is answered 503 (a stalled backend). @defaultValue 10000 */
+  readonly requestTimeoutMs: number;
   readonly redis: {
     /** Connection URL without the password (safe to log). */
     readonly url: string;
@@ -95,6 +97,7 @@ const vars = {
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: intVar(0, 65535, 'port').default(3000),
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
+  REQUEST_TIMEOUT_MS: intVar(100, 600000, 'of milliseconds').default(10000),
   REDIS_URL: z
     .string()
     .trim()
@@ -225,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: env_,
     port: v.PORT,
     host: v.HOST,
+    requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     redis: {
       url: redisUrl.toString().replace(/\/$/, ''),
       password,

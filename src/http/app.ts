@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from '../logging/logger.js';
 import { errorHandler } from './middleware/error-handler.js';
+import { requestDeadline } from './middleware/request-deadline.js';
 
 export interface HttpAppDeps {
   logger: Logger;
@@ -12,6 +13,8 @@ export interface HttpAppDeps {
   bodyLimit?: string;
   /** Middleware run before everything else (e.g. request metrics, which must see final statuses). */
   before?: Koa.Middleware[];
+  /** Requests not done by then are answered 503 (see requestDeadline). @defaultValue 10000 */
+  requestTimeoutMs?: number;
 }
 
 /** Builds the Koa application (no listening): tests mount it on their own port. */
@@ -22,6 +25,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   app.silent = true;
   for (const mw of deps.before ?? []) app.use(mw);
   app.use(errorHandler(deps.logger));
+  app.use(requestDeadline(deps.requestTimeoutMs ?? 10000));
   app.use(
     bodyParser({
       enableTypes: ['json'],

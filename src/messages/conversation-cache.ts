@@ -1,3 +1,4 @@
+import { RESP_TYPES } from 'redis';
 import type { RedisKeys } from '../redis/keys.js';
 import { LuaScript } from '../redis/lua-script.js';
 import type { RedisClient } from '../redis/redis-client.js';
@@ -23,6 +24,18 @@ export interface ConversationCacheOptions {
   size: number;
 }
 
+/** The latest messages of a cached list, as the JSON text of an array (oldest first). */
+export interface CachedPage {
+  /** `[m1,m2,…]` in UTF-8: the cached strings joined as Redis sent them, never decoded. */
+  json: Buffer;
+  /** How many messages `json` holds. */
+  count: number;
+}
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
 /**
  * The Redis side of conversation reads: the cached list (`messages:{a}:{b}`), its
  * generation counter (`convgen:{a}:{b}`), and the messages still pending persistence
@@ -31,7 +44,31 @@ export interface ConversationCacheOptions {
 export class ConversationCache {
   private static readonly fillScript = LuaScript.load('fill-conversation-3');
 
-  constructor(private readonly opts: ConversationCacheOptions) {}
+  /** The same connection, answering strings as Buffers: pages go out as Redis sent them. */
+  private readonly raw;
+
+  constructor(private readonly opts: ConversationCacheOptions) {
+    this.raw = opts.redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  }
+
+  /**
+   * The latest `limit` messages as JSON text, straight from the cached list (which the send
+   * and fill scripts keep sorted and unique): the hot read path, one `LRANGE`, nothing
+   * parsed. Null when the list is not cached, or holds fewer than `limit` while it may lack
+   * older ones (it is full: LTRIM or the fill may have cut some off).
+   */
+  async readLatest(a: string, b: string, limit: number): Promise<CachedPage | null> {
+    const items = await this.raw.lRange(this.opts.keys.conversation(a, b), -limit, -1);
+    const count = items.length;
+    if (count === 0 || (count < limit && count >= this.opts.size)) return null;
+    const parts: Buffer[] = [OPEN];
+    for (const item of items) {
+      if (parts.length > 1) parts.push(COMMA);
+      parts.push(item);
+    }
+    parts.push(CLOSE);
+    return { json: Buffer.concat(parts), count };
+  }
 
   /** The cached list, or null when it is not cached. */
   async read(a: string, b: string): Promise<CachedConversation | null> {

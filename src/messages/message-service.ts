@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoServerError, ObjectId, type Collection } from 'mongodb';
+import { ObjectId, type Collection } from 'mongodb';
 import type { UserStore } from '../auth/user-store.js';
 import type { CacheService } from '../cache/cache-service.js';
 import type { PersistenceMode } from '../config/config.js';
-import { AppError } from '../errors/app-error.js';
+import { AppError, isAppError } from '../errors/app-error.js';
 import { isMongoUnavailable, withBackendErrors } from '../errors/backend-errors.js';
 import { parseInput } from '../errors/parse-input.js';
 import type { Logger } from '../logging/logger.js';
@@ -12,6 +12,7 @@ import { LuaScript } from '../redis/lua-script.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import type { ConversationCache } from './conversation-cache.js';
 import { pageFromCache, uniqueSorted } from './conversation-cache.js';
+import { InsertCoalescer } from './insert-coalescer.js';
 import type { EventPublisher, MessageEvent } from './message-events.js';
 import {
   ensureMessageIndexes,
@@ -53,8 +54,14 @@ export interface SendResult {
 
 /** What a conversation read answers. */
 export interface ConversationPage {
-  /** Oldest first. */
-  messages: Message[];
+  /**
+   * The messages, oldest first, as the JSON text of an array in UTF-8: a hit is the cached
+   * strings joined as Redis sent them (see ConversationCache.readLatest), so nothing is
+   * decoded, parsed or serialized on the hot path.
+   */
+  json: Buffer;
+  /** How many messages the page holds. */
+  count: number;
   /** HIT: served from the cached list; MISS: from MongoDB (+ pending messages). */
   cache: 'HIT' | 'MISS';
 }
@@ -103,9 +110,12 @@ export class MessageService {
   /** Key names relative to the prefix, as CacheService takes them. */
   private static readonly relKeys = new RedisKeys('');
   private readonly o: MessageServiceOptions;
+  /** Write-through inserts, sent together when sends overlap (group commit). */
+  private readonly inserts: InsertCoalescer<MessageDoc>;
 
   constructor(opts: MessageServiceOptions) {
     this.o = opts;
+    this.inserts = new InsertCoalescer(opts.messages);
   }
 
   /** Creates the indexes conversation reads need. */
@@ -168,11 +178,16 @@ export class MessageService {
         }
       }
 
-      try {
-        await this.o.rateLimiter.consume(senderId);
-      } catch (err) {
-        if (key !== undefined) await this.o.idempotency.release(senderId, key, id);
-        throw err;
+      // Write-behind counts the send in its send script (one round trip fewer); write-through
+      // must know before its MongoDB insert.
+      const countInScript = this.o.persistenceMode === 'write-behind';
+      if (!countInScript) {
+        try {
+          await this.o.rateLimiter.consume(senderId);
+        } catch (err) {
+          if (key !== undefined) await this.o.idempotency.release(senderId, key, id);
+          throw err;
+        }
       }
 
       const message: Message = {
@@ -183,11 +198,16 @@ export class MessageService {
       };
       let persisted: boolean;
       try {
-        persisted = await this.store(message, key);
+        persisted = await this.store(message, key, countInScript);
       } catch (err) {
-        // A write may have happened: keep the id for the retry, but let it take over now.
         if (key !== undefined) {
-          await this.o.idempotency.abandon(senderId, key, id).catch(() => undefined);
+          if (isAppError(err) && err.code === 'RATE_LIMITED') {
+            // Refused by the send script: nothing was written.
+            await this.o.idempotency.release(senderId, key, id);
+          } else {
+            // A write may have happened: keep the id for the retry, but let it take over now.
+            await this.o.idempotency.abandon(senderId, key, id).catch(() => undefined);
+          }
         }
         throw err;
       }
@@ -226,15 +246,9 @@ export class MessageService {
       if (!(await this.o.users.exists(other))) throw new AppError('USER_NOT_FOUND');
       const { conversations } = this.o;
 
-      const cached = await conversations.read(userId, other);
-      if (cached) {
-        const page = pageFromCache(cached.messages, cached.complete, limit, before);
-        if (page) {
-          this.o.observer?.cacheLookup('conversation', true);
-          return { messages: page, cache: 'HIT' };
-        }
-      }
-      this.o.observer?.cacheLookup('conversation', false);
+      const hit = await this.readCached(userId, other, limit, before);
+      this.o.observer?.cacheLookup('conversation', hit !== null);
+      if (hit) return hit;
 
       const conv = conversationId(userId, other);
       if (before === undefined) {
@@ -249,7 +263,7 @@ export class MessageService {
         const all = uniqueSorted(pending, stored);
         const filled = await conversations.fill(userId, other, generation, all);
         this.o.logger.debug({ conversation: conv, filled }, `Conversation cache miss: ${conv}`);
-        return { messages: all.slice(-limit), cache: 'MISS' };
+        return missPage(all.slice(-limit));
       }
 
       const cursor = await this.findCursor(conv, before);
@@ -260,8 +274,32 @@ export class MessageService {
         createdAt: new Date(cursor.createdAt),
         id: cursor.id,
       });
-      return { messages: uniqueSorted(pending, stored).slice(-limit), cache: 'MISS' };
+      return missPage(uniqueSorted(pending, stored).slice(-limit));
     });
+  }
+
+  /**
+   * A page served from the cached list, or null. The latest page comes joined from the
+   * cached strings as they are; a `before` page needs the list parsed to find the cursor.
+   */
+  private async readCached(
+    userId: string,
+    other: string,
+    limit: number,
+    before: string | undefined,
+  ): Promise<ConversationPage | null> {
+    const { conversations } = this.o;
+    if (before === undefined) {
+      const page = await conversations.readLatest(userId, other, limit);
+      if (page && this.o.logger.isLevelEnabled('debug')) {
+        const key = MessageService.relKeys.conversation(userId, other);
+        this.o.logger.debug({ key, count: page.count }, `Cache hit: ${key}`);
+      }
+      return page && { ...page, cache: 'HIT' };
+    }
+    const cached = await conversations.read(userId, other);
+    const page = cached && pageFromCache(cached.messages, cached.complete, limit, before);
+    return page && { json: Buffer.from(JSON.stringify(page)), count: page.length, cache: 'HIT' };
   }
 
   /**
@@ -403,19 +441,22 @@ export class MessageService {
 
   /**
    * Stores a new message per the persistence mode; returns whether it is in MongoDB.
-   * Write-through: insertOne, then the send script; if MongoDB cannot be reached the message
+   * Write-through: the insert (coalesced with concurrent sends), then the send script; if MongoDB cannot be reached the message
    * is accepted into Redis as write-behind (shadow + pending) instead of being lost.
    */
-  private async store(message: Message, clientMsgId: string | undefined): Promise<boolean> {
+  private async store(
+    message: Message,
+    clientMsgId: string | undefined,
+    countSend: boolean,
+  ): Promise<boolean> {
     let persisted = false;
     if (this.o.persistenceMode === 'write-through') {
       try {
-        await this.o.messages.insertOne(toMessageDoc(message, clientMsgId));
+        // 'duplicate' is a retry with the id of an attempt that did insert: stored too.
+        await this.inserts.insert(toMessageDoc(message, clientMsgId));
         persisted = true;
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) {
-          persisted = true; // A retry with the id of an attempt that did insert.
-        } else if (isMongoUnavailable(err)) {
+        if (isMongoUnavailable(err)) {
           this.o.logger.warn(
             { err: (err as Error).message, id: message.id },
             'MongoDB unavailable: message accepted into Redis for later persistence',
@@ -431,7 +472,7 @@ export class MessageService {
         ? { message, clientMsgId }
         : { message };
     try {
-      await this.cacheSent(message, shadow);
+      await this.cacheSent(message, shadow, countSend);
     } catch (err) {
       // Already durable in MongoDB: the cache is an optimisation, the send succeeded.
       if (!persisted) throw err;
@@ -440,16 +481,35 @@ export class MessageService {
     return persisted;
   }
 
-  /** Runs the send script: entry, list, due entries, convgen and (if given) the shadow. */
-  private async cacheSent(message: Message, shadow: MessageShadow | null): Promise<void> {
-    await MessageService.sendScript.run(this.o.redis, this.o.keys.messageWrite(message), [
+  /**
+   * Runs the send script: entry, list, due entries, convgen and (if given) the shadow; with
+   * `countSend`, it first counts the send against the sender's rate limit.
+   * @throws AppError RATE_LIMITED (with `countSend`) when over the limit: nothing written.
+   */
+  private async cacheSent(
+    message: Message,
+    shadow: MessageShadow | null,
+    countSend = false,
+  ): Promise<void> {
+    const keys = this.o.keys.messageWrite(message);
+    const args: Array<string | number> = [
       JSON.stringify(message),
       this.o.ttlSeconds,
       this.o.conversationSize,
       shadow ? JSON.stringify(shadow) : '',
       message.id,
       Date.parse(message.createdAt),
-    ]);
+    ];
+    if (countSend) {
+      const limit = this.o.rateLimiter.scriptInput(message.senderId);
+      keys.push(...limit.keys);
+      args.push(...limit.args);
+    }
+    const [status, retryInMs] = (await MessageService.sendScript.run(this.o.redis, keys, args)) as [
+      number,
+      number,
+    ];
+    if (status === -1) throw this.o.rateLimiter.rejection(retryInMs);
     this.o.logger.debug(
       { id: message.id, ttl: this.o.ttlSeconds },
       `Cached: message:${message.id} (TTL: ${this.o.ttlSeconds}s)`,
@@ -497,6 +557,10 @@ export class MessageService {
       this.o.logger.warn({ err, type: event.type, id: event.message.id }, 'publish failed');
     }
   }
+}
+
+function missPage(messages: Message[]): ConversationPage {
+  return { json: Buffer.from(JSON.stringify(messages)), count: messages.length, cache: 'MISS' };
 }
 
 /** The one idempotency key among the places a client may give it (all equal, or a 400). */

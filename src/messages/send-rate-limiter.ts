@@ -30,15 +30,32 @@ export class SendRateLimiter {
    * @throws AppError RATE_LIMITED with a `Retry-After` header (seconds) when over the limit.
    */
   async consume(userId: string): Promise<void> {
-    const res = (await SendRateLimiter.script.run(
-      this.opts.redis,
-      [this.opts.keys.rateLimit(userId)],
-      [this.opts.limit, this.opts.windowSeconds * 1000],
-    )) as [number, number, number];
+    const { keys, args } = this.scriptInput(userId);
+    const res = (await SendRateLimiter.script.run(this.opts.redis, keys, args)) as [
+      number,
+      number,
+      number,
+    ];
     const [allowed, , ttlMs] = res;
-    if (allowed === 1) return;
+    if (allowed !== 1) throw this.rejection(ttlMs);
+  }
+
+  /**
+   * The key and arguments of the check, for a script that counts the send itself (the
+   * write-behind send script does, saving a round trip): KEYS `[ratelimit key]`, ARGV
+   * `[limit, window ms]`, the same counter as {@link consume}.
+   */
+  scriptInput(userId: string): { keys: [string]; args: [number, number] } {
+    return {
+      keys: [this.opts.keys.rateLimit(userId)],
+      args: [this.opts.limit, this.opts.windowSeconds * 1000],
+    };
+  }
+
+  /** The RATE_LIMITED error for a window that ends in `ttlMs`. */
+  rejection(ttlMs: number): AppError {
     const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000));
-    throw new AppError(
+    return new AppError(
       'RATE_LIMITED',
       `At most ${this.opts.limit} messages per ${this.opts.windowSeconds} s; retry in ${retryAfter} s`,
       { headers: { 'Retry-After': String(retryAfter) } },

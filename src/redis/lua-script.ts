@@ -25,10 +25,18 @@ export class LuaScript {
     this.sha1 = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Loads `scripts/<name>.lua` next to this module (in src/ or dist/). */
+  /**
+   * Loads `scripts/<name>.lua` next to this module (in src/ or dist/). A line
+   * `--!include lib/<file>.lua` is replaced by that file (Redis runs each script alone, so a
+   * piece of logic two scripts share is pasted into both at load time).
+   */
   static load(name: string): LuaScript {
-    const url = new URL(`./scripts/${name}.lua`, import.meta.url);
-    return new LuaScript(name, readFileSync(url, 'utf8'));
+    const dir = new URL('./scripts/', import.meta.url);
+    const source = readFileSync(new URL(`${name}.lua`, dir), 'utf8').replace(
+      /^--!include (lib\/[\w-]+\.lua)$/gm,
+      (_line, file: string) => readFileSync(new URL(file, dir), 'utf8'),
+    );
+    return new LuaScript(name, source);
   }
 
   async run(client: ScriptRunner, keys: string[], args: Array<string | number>): Promise<unknown> {

@@ -726,6 +726,41 @@ describe('messages REST API', function () {
     });
   });
 
+  describe('rate limit in write-behind mode (counted by the send script)', function () {
+    const s = setup('msgratewb', {
+      RATE_LIMIT_SENDS: '2',
+      RATE_LIMIT_WINDOW_SECONDS: '60',
+      PERSISTENCE_MODE: 'write-behind',
+    });
+
+    it('answers 429 and writes nothing to Redis; the refused key may be used again later', async function () {
+      for (let i = 0; i < 2; i++)
+        assert.equal((await send(s.t, s.alice, s.bob, `wb${i}`)).status, 201);
+      const shadowsBefore = await s.redis.hLen(s.t.keys.shadow);
+      const res = await send(s.t, s.alice, s.bob, 'too many', {
+        headers: { 'Idempotency-Key': 'refused-1' },
+      });
+      assert.equal(res.status, 429);
+      assert.equal(res.body.error.code, 'RATE_LIMITED');
+      const retryAfter = Number(res.headers.get('retry-after'));
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+      assert.equal(await s.redis.hLen(s.t.keys.shadow), shadowsBefore, 'no shadow written');
+      const page = await call(s.t.url, 'GET', `/api/messages/${s.bob.id}`, {
+        token: s.alice.token,
+      });
+      assert.deepEqual(
+        (page.body.messages as Array<{ content: string }>).map((m) => m.content),
+        ['wb0', 'wb1'],
+      );
+      // The key was released, not kept as in progress: a retry is refused the same way.
+      const again = await send(s.t, s.alice, s.bob, 'too many', {
+        headers: { 'Idempotency-Key': 'refused-1' },
+      });
+      assert.equal(again.status, 429);
+      assert.equal((await send(s.t, s.bob, s.alice, 'mine')).status, 201, 'per user');
+    });
+  });
+
   describe('expiry (CACHE_TTL_SECONDS=1)', function () {
     const s = setup('msgttl', { CACHE_TTL_SECONDS: '1' });
 

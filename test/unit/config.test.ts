@@ -39,6 +39,11 @@ describe('config', () => {
     ['PORT', '70000', /PORT = "70000": must be a whole number port from 0 to 65535/],
     ['PORT', 'http', /PORT = "http": must be a whole number port/],
     ['HOST', '   ', /HOST/],
+    [
+      'REQUEST_TIMEOUT_MS',
+      '50',
+      /REQUEST_TIMEOUT_MS = "50": must be a whole number of milliseconds from 100 to 600000/,
+    ],
     ['REDIS_URL', 'localhost:6379', /REDIS_URL = "localhost:6379": must be a redis:\/\//],
     ['REDIS_HOST', ' ', /REDIS_HOST/],
     ['REDIS_PORT', '0', /REDIS_PORT = "0": must be a whole number port from 1 to 65535/],

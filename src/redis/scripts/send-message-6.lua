@@ -1,7 +1,7 @@
 --[[
   The Redis half of a send, in one round trip (docs/redis-data-model.md, "Send"):
-  caches the message with its TTL, appends it to the conversation list if that list is
-  cached, records both deadlines in the due index, bumps the conversation's generation,
+  caches the message with its TTL, inserts it into the conversation list if that list is
+  cached (at its place in (createdAt, id) order, once: the list stays sorted and unique), records both deadlines in the due index, bumps the conversation's generation,
   and, for a message not (yet) in MongoDB, leaves the shadow the expiry daemon persists
   plus the pending entry reads merge with MongoDB.
 
@@ -12,6 +12,8 @@
     KEYS[4] {p}expiry:due
     KEYS[5] {p}expiry:shadow
     KEYS[6] {p}pending:{a}:{b}
+    KEYS[7] optional: {p}ratelimit:send:{sender} — count the send first (rate-limit-1.lua's
+            counter), and write nothing when it is over the limit
 
     ARGV[1] message JSON
     ARGV[2] TTL in seconds
@@ -19,10 +21,21 @@
     ARGV[4] MessageShadow JSON, or '' when the message is already in MongoDB
     ARGV[5] message id
     ARGV[6] createdAt in ms (pending score)
+    ARGV[7] with KEYS[7]: sends allowed per window
+    ARGV[8] with KEYS[7]: window length in ms
 
   Output:
     { listUpdated (0|1), generation after the bump }
+    { -1, ms until the window ends } when over the rate limit (nothing written)
 ]]
+--!include lib/count-send.lua
+if KEYS[7] then
+  local allowed, _, left = countSend(KEYS[7], ARGV[7], ARGV[8])
+  if not allowed then
+    return { -1, left }
+  end
+end
+
 local ttl = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl * 1000
@@ -30,15 +43,60 @@ local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
 redis.call('ZADD', KEYS[4], deadline, KEYS[1])
 
+-- A message's place in its conversation: (createdAt, id), as compareMessages orders them.
+-- createdAt is ISO 8601 in UTC with milliseconds, so strings compare as times do.
+local function sortKey(json)
+  local ok, m = pcall(cjson.decode, json)
+  if not ok or type(m) ~= 'table' or type(m.createdAt) ~= 'string' or type(m.id) ~= 'string' then
+    return nil
+  end
+  return m.createdAt, m.id
+end
+local function precedes(aTime, aId, bTime, bId)
+  return aTime < bTime or (aTime == bTime and aId < bId)
+end
+
+-- Puts the message into the cached list at its place, once: readers serve the list as it
+-- is (no parsing, no sorting), so it must stay sorted and free of duplicates. The common
+-- case is a message newer than the last one (RPUSH); two sends racing, or a retry caching
+-- a message again, take the rare path. Returns false when the list is unreadable.
+local function insertSorted(list, json)
+  local time, id = sortKey(json)
+  local last = redis.call('LINDEX', list, -1)
+  local lastTime, lastId = sortKey(last)
+  if not time or not lastTime then return false end
+  if precedes(lastTime, lastId, time, id) then
+    redis.call('RPUSH', list, json)
+    return true
+  end
+  local items = redis.call('LRANGE', list, 0, -1)
+  for i = #items, 1, -1 do
+    local t, itemId = sortKey(items[i])
+    if not t then return false end
+    if itemId == id then return true end -- already there
+    if precedes(t, itemId, time, id) then
+      redis.call('LINSERT', list, 'AFTER', items[i], json)
+      return true
+    end
+  end
+  redis.call('LPUSH', list, json)
+  return true
+end
+
 -- Only a cached list is extended: creating one here would make a list that lacks the
 -- older messages look like the whole conversation.
 local listUpdated = 0
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
-  redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('ZADD', KEYS[4], deadline, KEYS[2])
-  listUpdated = 1
+  if insertSorted(KEYS[2], ARGV[1]) then
+    redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+    redis.call('EXPIRE', KEYS[2], ttl)
+    redis.call('ZADD', KEYS[4], deadline, KEYS[2])
+    listUpdated = 1
+  else
+    -- Not written by this version (or damaged): drop it; the next read fills it again.
+    redis.call('UNLINK', KEYS[2])
+    redis.call('ZREM', KEYS[4], KEYS[2])
+  end
 end
 
 local generation = redis.call('INCR', KEYS[3])
