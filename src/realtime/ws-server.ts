@@ -35,7 +35,8 @@ export interface RealtimeServer {
   readonly publisher: EventPublisher;
   /**
    * Resolves once the events subscription is up (it waits through Redis outages); rejects
-   * only when `close()` ran first. Upgrades are accepted before, but get no events until.
+   * only when `close()` ran first. Upgrades are accepted before, but until then get only the
+   * events this process publishes (delivered locally), not those of other processes.
    */
   readonly ready: Promise<void>;
   /** Open sockets that receive events (closing ones are no longer counted). */
@@ -53,14 +54,24 @@ export interface RealtimeServer {
 const CLOSE_GOING_AWAY = 1001;
 const CLOSE_TRY_AGAIN_LATER = 1013;
 
+/**
+ * `ws.send` options of every server frame: text (also when the data is a Buffer), never
+ * compressed (permessage-deflate is off anyway; the server does not offer it).
+ */
+const TEXT_FRAME = Object.freeze({ binary: false, compress: false });
+
 interface Client {
   ws: WebSocket;
+  /** The connection under `ws`, corked while a batch of events is written to it. */
+  socket: Duplex;
   user: AuthenticatedUser;
   /** Answered the last ping (or has not been pinged yet). */
   alive: boolean;
   /** Frames are handled one at a time, in order, so a sender's messages keep their order. */
   queue: Promise<void>;
   queued: number;
+  /** `socket` is corked by the batch of events of the current tick (see `joinBatch`). */
+  corked: boolean;
 }
 
 /**
@@ -71,7 +82,8 @@ interface Client {
  * HTTP response with the usual `{ "error": { code, message } }` body. Client frames are
  * JSON objects with a `type`: `message:send` (handled by the injected `sendMessage`, so
  * REST and ws share validation and rate limiting) and `ping`. Events from the bus are sent
- * as `{ type, message }` to every socket of every recipient connected to this process.
+ * as `{ type, message }` to every socket of every recipient connected to this process: the
+ * frame is serialized once per event (by the bus) and sent to every socket as the same Buffer.
  *
  * @throws TypeError for invalid or contradictory options (see `resolveRealtimeOptions`).
  */
@@ -156,17 +168,25 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     // From here ws owns the socket and its errors.
     socket.off('error', ignoreSocketError);
     upgraded.add(socket);
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, user));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket, user));
   }
 
   // --- connections -----------------------------------------------------------------------
 
-  function onConnection(ws: WebSocket, user: AuthenticatedUser): void {
+  function onConnection(ws: WebSocket, socket: Duplex, user: AuthenticatedUser): void {
     if (closing) {
       ws.close(CLOSE_GOING_AWAY, 'Server shutting down');
       return;
     }
-    const client: Client = { ws, user, alive: true, queue: Promise.resolve(), queued: 0 };
+    const client: Client = {
+      ws,
+      socket,
+      user,
+      alive: true,
+      queue: Promise.resolve(),
+      queued: 0,
+      corked: false,
+    };
     sockets.add(ws);
     clients.set(ws, client);
     let set = byUser.get(user.id);
@@ -283,9 +303,19 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     sendRaw(client, JSON.stringify(frame));
   }
 
-  function sendRaw(client: Client, payload: string): void {
+  /**
+   * Sends one text frame, unless the socket is closing or does not keep up (closed with 1013).
+   * `batched`: as part of this tick's batch of events (see {@link joinBatch}).
+   */
+  function sendRaw(client: Client, payload: string | Buffer, batched = false): void {
     const { ws } = client;
     if (ws.readyState !== WebSocket.OPEN) return;
+    if (client.corked && ws.bufferedAmount > opts.maxBufferedBytes) {
+      // What the batch holds back would be in the kernel's buffer without it: write it out
+      // before judging the client by what is left.
+      client.socket.uncork();
+      client.socket.cork();
+    }
     if (ws.bufferedAmount > opts.maxBufferedBytes) {
       // A client that does not read would make us buffer without bound. The close frame
       // queues behind the unsent data; ws destroys the socket if the handshake does not
@@ -298,17 +328,57 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       ws.close(CLOSE_TRY_AGAIN_LATER, 'Client too slow');
       return;
     }
-    ws.send(payload);
+    if (batched) joinBatch(client);
+    ws.send(payload, TEXT_FRAME);
   }
 
-  function deliver(event: MessageEvent): void {
-    // Serialized once for every socket.
-    const payload = JSON.stringify({ type: event.type, message: event.message });
-    for (const userId of new Set(event.recipients)) {
+  /** Clients whose connection the events of this tick corked; {@link endBatch} uncorks them. */
+  const batch: Client[] = [];
+
+  /**
+   * Corks a client's connection until the end of this tick, so that the frames of all the
+   * events delivered meanwhile (those of one read from the channel, or those published by
+   * the sends that one Redis reply completed) leave in one write per socket, not one per
+   * frame: a socket write is most of the cost of a delivery. Nothing waits for I/O or a timer:
+   * `process.nextTick` runs once the current callback and its promise jobs are done. Frames
+   * keep their order (acks written meanwhile queue behind the events, in order), and the
+   * buffered bytes still count in `bufferedAmount`.
+   */
+  function joinBatch(client: Client): void {
+    if (client.corked) return;
+    client.corked = true;
+    client.socket.cork();
+    if (batch.push(client) === 1) process.nextTick(endBatch);
+  }
+
+  function endBatch(): void {
+    // uncork() of a socket ended or destroyed meanwhile is harmless.
+    for (const client of batch) {
+      client.corked = false;
+      client.socket.uncork();
+    }
+    batch.length = 0;
+  }
+
+  /**
+   * The bus's handler: sends `frame` (`{"type":…,"message":…}`) to every socket of every
+   * recipient connected here, once per socket even if a recipient is listed twice.
+   */
+  function deliver(event: MessageEvent, frame: string): void {
+    const { recipients } = event;
+    let data: Buffer | undefined;
+    for (let i = 0; i < recipients.length; i++) {
+      const userId = recipients[i] as string;
+      if (recipients.indexOf(userId) !== i) continue;
       const set = byUser.get(userId);
       if (!set) continue;
-      // A copy: sendRaw may remove a slow client from the set.
-      for (const client of [...set]) sendRaw(client, payload);
+      // Encoded once, and only when a recipient is here: ws frames a Buffer without copying
+      // it (server frames are not masked), where a string would be measured and encoded
+      // again for every socket.
+      data ??= Buffer.from(frame);
+      // sendRaw may remove the client it is given from the set, which a Set's iteration
+      // allows; no other entry changes meanwhile.
+      for (const client of set) sendRaw(client, data, true);
     }
   }
 

@@ -91,6 +91,44 @@ describe('messages over REST and ws with the real services (two API processes)',
     }
   });
 
+  it('each connection gets a send exactly once, on the process that took it and on the other', async () => {
+    const alice1 = await connect(api1, alice);
+    const alice2 = await connect(api2, alice);
+    const bob1 = await connect(api1, bob);
+    const bob2 = await connect(api2, bob);
+    const all = [alice1, alice2, bob1, bob2];
+    try {
+      const ids: string[] = [];
+      // Concurrent sends through api1: delivered there directly, elsewhere through Redis.
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          call(api1.url, 'POST', '/api/messages/send', {
+            token: alice.token,
+            body: { receiverId: bob.id, content: `once ${i}` },
+          }),
+        ),
+      );
+      for (const sent of answers) {
+        assert.equal(sent.status, 201);
+        ids.push(sent.body.message.id);
+      }
+      // A later send through api2: api1 reads its own echoes before this one (one
+      // subscription, in order), so a copy delivered twice would be in by then.
+      const last = await call(api2.url, 'POST', '/api/messages/send', {
+        token: bob.token,
+        body: { receiverId: alice.id, content: 'marker' },
+      });
+      assert.equal(last.status, 201);
+      for (const c of all) {
+        await c.next((f) => f.type === 'message:new' && f.message.id === last.body.message.id);
+        const got = c.frames.filter((f) => f.type === 'message:new').map((f) => f.message.id);
+        assert.deepEqual([...got].sort(), [...ids, last.body.message.id].sort());
+      }
+    } finally {
+      for (const c of all) c.ws.close();
+    }
+  });
+
   it('a ws send is acked, stored, delivered, and edits/deletes reach both parties', async () => {
     const bobWs = await connect(api1, bob);
     const aliceWs = await connect(api2, alice);

@@ -46,6 +46,30 @@ function newUser(username: string): AuthenticatedUser {
   return { id: new ObjectId().toHexString(), username };
 }
 
+/** A message from `senderId` to `receiverId` (new ids every time). */
+function newMessage(
+  senderId: string,
+  receiverId: string,
+  content: string | null = 'hello',
+): Message {
+  return {
+    id: new ObjectId().toHexString(),
+    senderId,
+    receiverId,
+    content,
+    imageUrl: null,
+    publicId: null,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** The ids of the `message:new` frames a client holds, in the order they came. */
+function newIds(client: { frames: Frame[] }): string[] {
+  return client.frames
+    .filter((f) => f.type === 'message:new')
+    .map((f) => (f.message as Message).id);
+}
+
 /**
  * What the message service does after storing, without the store: builds the message,
  * publishes `message:new` to the receiver and the sender, and throws AppErrors on bad input.
@@ -516,7 +540,7 @@ describe('realtime ws server (integration)', function () {
     });
 
     it('ignores malformed payloads on the events channel', async function () {
-      const { rt, wsUrl } = await startRealtime();
+      const { wsUrl } = await startRealtime();
       const bob = newUser('bob');
       const b = await connect(wsUrl, bob);
       await redis.publish(keys.eventsChannel, 'not json');
@@ -525,19 +549,33 @@ describe('realtime ws server (integration)', function () {
         keys.eventsChannel,
         JSON.stringify({ type: 'message:exploded', message: { id: 'x' }, recipients: [bob.id] }),
       );
-      const message: Message = {
-        id: new ObjectId().toHexString(),
-        senderId: new ObjectId().toHexString(),
-        receiverId: bob.id,
-        content: 'valid',
-        imageUrl: null,
-        publicId: null,
-        createdAt: new Date().toISOString(),
-      };
-      await rt.publisher.publish({ type: 'message:updated', message, recipients: [bob.id] });
-      const f = await b.next(() => true);
-      assert.deepEqual(f, { type: 'message:updated', message });
+      // A batch of another process with a bad event in it: only that one is dropped.
+      const first = newMessage(new ObjectId().toHexString(), bob.id, 'first');
+      const second = newMessage(new ObjectId().toHexString(), bob.id, 'second');
+      await redis.publish(
+        keys.eventsChannel,
+        JSON.stringify({
+          origin: 'another-process',
+          events: [
+            { type: 'message:new', message: first, recipients: [bob.id] },
+            { type: 'message:new', message: { id: 'no-parties' }, recipients: [bob.id] },
+            'not an event',
+            { type: 'message:updated', message: second, recipients: [bob.id] },
+          ],
+        }),
+      );
+      // The format of earlier versions (one event, no origin), through the channel too, so
+      // it comes after the others: anything malformed let through would come first.
+      const message = newMessage(new ObjectId().toHexString(), bob.id, 'valid');
+      await redis.publish(
+        keys.eventsChannel,
+        JSON.stringify({ type: 'message:updated', message, recipients: [bob.id] }),
+      );
+      assert.deepEqual(await b.next(() => true), { type: 'message:new', message: first });
+      assert.deepEqual(await b.next(() => true), { type: 'message:updated', message: second });
+      assert.deepEqual(await b.next(() => true), { type: 'message:updated', message });
       assert.equal(b.ws.readyState, WebSocket.OPEN);
+      assert.equal(b.frames.length, 0);
     });
   });
 
@@ -576,7 +614,7 @@ describe('realtime ws server (integration)', function () {
       assert.equal((atA.message as Message).content, 'back');
     });
     it('resubscribes after the subscriber connection is dropped', async function () {
-      const { rt, wsUrl } = await startRealtime();
+      const { wsUrl } = await startRealtime();
       const bob = newUser('bob');
       const b = await connect(wsUrl, bob);
       const numsub = async () =>
@@ -604,7 +642,119 @@ describe('realtime ws server (integration)', function () {
         publicId: null,
         createdAt: new Date().toISOString(),
       };
-      await rt.publisher.publish({ type: 'message:new', message, recipients: [bob.id] });
+      // From another process (a bus that is not started only publishes): it can only come
+      // through the channel, not by this server's local delivery.
+      const other = new RedisEventBus({ redis, keys, logger: ctx.logger });
+      await other.publish({ type: 'message:new', message, recipients: [bob.id] });
+      assert.deepEqual(await b.next(() => true), { type: 'message:new', message });
+    });
+
+    it('gives every socket each event exactly once and in order, on the publishing process and on another', async function () {
+      const redis2 = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test-realtime-2' });
+      await redis2.connect();
+      cleanups.push(async () => {
+        await redis2.close();
+      });
+      const one = await startRealtime();
+      const two = await startRealtime({
+        bus: new RedisEventBus({ redis: redis2, keys, logger: ctx.logger }),
+      });
+      const alice = newUser('alice');
+      const bob = newUser('bob');
+      const aliceOnOne = [await connect(one.wsUrl, alice), await connect(one.wsUrl, alice)];
+      const aliceOnTwo = await connect(two.wsUrl, alice);
+      const bobOnOne = await connect(one.wsUrl, bob);
+      const bobOnTwo = await connect(two.wsUrl, bob);
+      const all = [...aliceOnOne, aliceOnTwo, bobOnOne, bobOnTwo];
+
+      // 30 events in one tick (one batch on the channel, one write per socket), then 10 one
+      // by one; recipients listed twice still get one copy.
+      const sent: Message[] = [];
+      const publish = (content: string) => {
+        const message = newMessage(alice.id, bob.id, content);
+        sent.push(message);
+        return one.rt.publisher.publish({
+          type: 'message:new',
+          message,
+          recipients: [bob.id, alice.id, bob.id],
+        });
+      };
+      await Promise.all(Array.from({ length: 30 }, (_, i) => publish(`burst ${i}`)));
+      for (let i = 0; i < 10; i++) await publish(`single ${i}`);
+      // Server 1 hears its own PUBLISHes before this later one of server 2 (one connection,
+      // in order): once the marker is in, any echo delivered twice would be too.
+      const marker = newMessage(bob.id, alice.id, 'marker');
+      await two.rt.publisher.publish({
+        type: 'message:updated',
+        message: marker,
+        recipients: [alice.id, bob.id],
+      });
+      for (const client of all) {
+        await client.next((f) => f.type === 'message:updated', 5000);
+        assert.deepEqual(
+          newIds(client),
+          sent.map((m) => m.id),
+        );
+        assert.deepEqual(client.frames[0], { type: 'message:new', message: sent[0] });
+      }
+      // Nothing more comes later either.
+      await new Promise((r) => setTimeout(r, 100));
+      for (const client of all) assert.equal(client.frames.length, sent.length);
+    });
+
+    it('publishes the events of one tick as one payload, and one event in the format of earlier versions', async function () {
+      const listener = redis.duplicate();
+      await listener.connect();
+      cleanups.push(async () => {
+        await listener.close();
+      });
+      const payloads: string[] = [];
+      await listener.subscribe(keys.eventsChannel, (raw: string) => payloads.push(raw));
+      const bus = new RedisEventBus({ redis, keys, logger: ctx.logger });
+      const bob = newUser('bob');
+      const burst = Array.from({ length: 5 }, (_, i) => newMessage(bob.id, 'x', `m${i}`));
+      await Promise.all(
+        burst.map((message) =>
+          bus.publish({ type: 'message:new', message, recipients: ['x', bob.id] }),
+        ),
+      );
+      const single = newMessage(bob.id, 'x', 'alone');
+      await bus.publish({ type: 'message:deleted', message: single, recipients: ['x'] });
+      await waitUntil('both payloads', () => payloads.length >= 2, 5000, 10);
+      assert.equal(payloads.length, 2);
+      const batch = JSON.parse(payloads[0] ?? '') as { origin: string; events: unknown[] };
+      assert.equal(typeof batch.origin, 'string');
+      assert.deepEqual(
+        batch.events,
+        burst.map((message) => ({ recipients: ['x', bob.id], type: 'message:new', message })),
+      );
+      // What an earlier version reads: type, message and recipients at the top.
+      const one = JSON.parse(payloads[1] ?? '') as Record<string, unknown>;
+      assert.deepEqual(one, {
+        origin: batch.origin,
+        recipients: ['x'],
+        type: 'message:deleted',
+        message: single,
+      });
+    });
+
+    it('delivers to local sockets even when the PUBLISH fails, and rejects', async function () {
+      const redis3 = createRedisClient(ctx.config.redis, ctx.logger, {
+        name: 'test-realtime-3',
+        failFastWhenDown: true,
+      });
+      await redis3.connect();
+      const { rt, wsUrl } = await startRealtime({
+        bus: new RedisEventBus({ redis: redis3, keys, logger: ctx.logger }),
+      });
+      const bob = newUser('bob');
+      const b = await connect(wsUrl, bob);
+      // The command connection is gone; the subscriber (its own connection) stays.
+      redis3.destroy();
+      const message = newMessage(new ObjectId().toHexString(), bob.id, 'local only');
+      await assert.rejects(
+        rt.publisher.publish({ type: 'message:new', message, recipients: [bob.id] }),
+      );
       assert.deepEqual(await b.next(() => true), { type: 'message:new', message });
     });
   });
@@ -652,6 +802,28 @@ describe('realtime ws server (integration)', function () {
       const { code } = await b.closed;
       assert.equal(code, 1013);
       assert.ok(b.frames.length > 0 && b.frames.length < sent, 'events stopped once too slow');
+    });
+
+    it('keeps a client that reads, however many events one tick holds for it', async function () {
+      const { rt, wsUrl } = await startRealtime({ maxBufferedBytes: 16 * 1024 });
+      const bob = newUser('bob');
+      const b = await connect(wsUrl, bob);
+      // 64 KiB in one tick, 4× the bound: written out as it grows, not judged as unread.
+      const sent = Array.from({ length: 16 }, () =>
+        newMessage(new ObjectId().toHexString(), bob.id, 'x'.repeat(4000)),
+      );
+      await Promise.all(
+        sent.map((message) =>
+          rt.publisher.publish({ type: 'message:new', message, recipients: [bob.id] }),
+        ),
+      );
+      await b.until(() => (b.frames.length === sent.length ? true : undefined));
+      assert.deepEqual(
+        newIds(b),
+        sent.map((m) => m.id),
+      );
+      assert.equal(b.ws.readyState, WebSocket.OPEN);
+      assert.equal(rt.connections(), 1);
     });
 
     it('close() closes every client with 1001 and stops accepting upgrades', async function () {
