@@ -23,6 +23,7 @@ import {
 } from './message-store.js';
 import {
   fromMessageDoc,
+  shadowJson,
   toMessageDoc,
   type Message,
   type MessageDoc,
@@ -492,11 +493,12 @@ export class MessageService {
     countSend = false,
   ): Promise<void> {
     const keys = this.o.keys.messageWrite(message);
+    const json = JSON.stringify(message);
     const args: Array<string | number> = [
-      JSON.stringify(message),
+      json,
       this.o.ttlSeconds,
       this.o.conversationSize,
-      shadow ? JSON.stringify(shadow) : '',
+      shadow ? shadowJson(json, shadow.clientMsgId) : '',
       message.id,
       Date.parse(message.createdAt),
     ];

@@ -78,3 +78,14 @@ export interface MessageShadow {
   message: Message;
   clientMsgId?: string;
 }
+
+/**
+ * `JSON.stringify(shadow)` for a message already serialized as `messageJson`: the send path
+ * has that string at hand, and serializing the message a second time for its shadow showed
+ * in profiles of write-behind sends.
+ */
+export function shadowJson(messageJson: string, clientMsgId: string | undefined): string {
+  return clientMsgId === undefined
+    ? `{"message":${messageJson}}`
+    : `{"message":${messageJson},"clientMsgId":${JSON.stringify(clientMsgId)}}`;
+}
