@@ -23,6 +23,7 @@ import {
 } from './message-store.js';
 import {
   fromMessageDoc,
+  messageJson,
   shadowJson,
   toMessageDoc,
   type Message,
@@ -493,7 +494,7 @@ export class MessageService {
     countSend = false,
   ): Promise<void> {
     const keys = this.o.keys.messageWrite(message);
-    const json = JSON.stringify(message);
+    const json = messageJson(message);
     const args: Array<string | number> = [
       json,
       this.o.ttlSeconds,

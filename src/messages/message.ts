@@ -89,3 +89,21 @@ export function shadowJson(messageJson: string, clientMsgId: string | undefined)
     ? `{"message":${messageJson}}`
     : `{"message":${messageJson},"clientMsgId":${JSON.stringify(clientMsgId)}}`;
 }
+
+const serialized = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(message)`, computed once per message object: a send writes the same
+ * message to Redis, to the ws frame and to the HTTP answer. Message objects are never
+ * changed after they are made (an edit makes a new one), which is what makes this safe.
+ */
+export function messageJson(
+  message: Message | Pick<Message, 'id' | 'senderId' | 'receiverId'>,
+): string {
+  let json = serialized.get(message);
+  if (json === undefined) {
+    json = JSON.stringify(message);
+    serialized.set(message, json);
+  }
+  return json;
+}

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { maskUrl } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import type { EventPublisher, MessageEvent } from '../messages/message-events.js';
+import { messageJson } from '../messages/message.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { watchRedisErrors, type RedisClient } from '../redis/redis-client.js';
 
@@ -112,7 +113,7 @@ export class RedisEventBus implements EventPublisher {
    * decides whether a lost notification matters.
    */
   publish(event: MessageEvent): Promise<void> {
-    const frame = JSON.stringify({ type: event.type, message: event.message });
+    const frame = eventFrame(event);
     const part = `{"recipients":${JSON.stringify(event.recipients)},${frame.slice(1)}`;
     if (this.handler) this.handle(this.handler, event, frame);
     let batch = this.batch;
@@ -207,7 +208,7 @@ export class RedisEventBus implements EventPublisher {
       // The schema checked the discriminant and the fields fan-out uses; the rest of
       // `message` is whatever the publishing process serialized.
       const event = checked.data as MessageEvent;
-      this.handle(handler, event, JSON.stringify({ type: event.type, message: event.message }));
+      this.handle(handler, event, eventFrame(event));
     }
   }
 
@@ -239,4 +240,9 @@ function newBatch(): Batch {
   // callers that do still see the rejection.
   sent.catch(() => {});
   return { parts: [], chars: 0, sent, resolve, reject };
+}
+
+/** The ws frame of an event, `{"type":…,"message":…}`, reusing the message's JSON. */
+function eventFrame(event: MessageEvent): string {
+  return `{"type":${JSON.stringify(event.type)},"message":${messageJson(event.message)}}`;
 }

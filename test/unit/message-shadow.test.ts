@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
-import { shadowJson, type Message, type MessageShadow } from '../../src/messages/message.js';
+import {
+  messageJson,
+  shadowJson,
+  type Message,
+  type MessageShadow,
+} from '../../src/messages/message.js';
 
-describe('shadowJson', function () {
+describe('message JSON made once (messageJson, shadowJson)', function () {
   const message: Message = {
     id: '0123456789abcdef01234567',
     senderId: 'aaaaaaaaaaaaaaaaaaaaaaaa',
@@ -18,5 +23,13 @@ describe('shadowJson', function () {
       assert.equal(text, JSON.stringify(shadow));
       assert.deepEqual(JSON.parse(text), shadow);
     }
+  });
+
+  it('messageJson is JSON.stringify of the message, made once per object', function () {
+    const json = messageJson(message);
+    assert.equal(json, JSON.stringify(message));
+    assert.equal(messageJson(message), json);
+    const edited = { ...message, content: 'edited' };
+    assert.equal(messageJson(edited), JSON.stringify(edited), 'a new object, its own JSON');
   });
 });

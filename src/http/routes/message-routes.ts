@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { AuthUser } from '../../auth/token-service.js';
+import { messageJson } from '../../messages/message.js';
 import type { MessageService } from '../../messages/message-service.js';
 import { authUser, requireAuth } from '../middleware/require-auth.js';
 
@@ -29,7 +30,9 @@ export function messageRoutes(
       idempotencyKey: header === '' ? undefined : header,
     });
     ctx.status = result.status;
-    ctx.body = { message: result.message, persisted: result.persisted };
+    // The message's JSON is already made (for Redis and the ws frame): reuse it.
+    ctx.type = 'application/json';
+    ctx.body = `{"message":${messageJson(result.message)},"persisted":${result.persisted}}`;
   });
 
   router.get('/item/:messageId', async (ctx) => {
