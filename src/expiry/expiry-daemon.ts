@@ -49,6 +49,12 @@ export interface ExpiryDaemonOptions {
   hintWindowMs: number;
   /** Hints claimed per call; a full buffer is claimed at once. @defaultValue 500 */
   hintBatchSize: number;
+  /**
+   * Batches persisted (bulk writes in flight) at once. The loop claims and prepares the next
+   * batch while they run, so its own work and Redis round trips hide behind MongoDB's.
+   * @defaultValue 2
+   */
+  persistConcurrency: number;
   /** Subscribe to `expired` keyevents; false runs on the poll alone. @defaultValue true */
   subscribe: boolean;
   /** Port of `GET /metrics`; undefined serves none, 0 takes any free port. @defaultValue undefined */
@@ -98,6 +104,27 @@ export interface ExpiryDaemonStats {
 /** Hints kept at most while a round runs; beyond it the poll (which finds them all) is asked for. */
 const HINT_BUFFER_LIMIT_FACTOR = 20;
 
+/** A claimed entry whose shadow is to be persisted, with its ack prepared. */
+interface ShadowEntry {
+  entry: ClaimedEntry;
+  shadow: MessageShadow;
+  ack: AckItem;
+}
+
+/** One claim, logged and split by what its entries need (see {@link ExpiryDaemon.prepare}). */
+interface PreparedBatch {
+  claim: Claim;
+  source: ExpirySource;
+  /** Local clock when the claim's reply arrived (the lag is `claim.now` + time since). */
+  claimedAt: number;
+  /** Nothing to write (conversation lists, messages already in MongoDB): acked at once. */
+  plain: ClaimedEntry[];
+  /** Shadows to persist in one bulk write, then acked (or nacked with a backoff). */
+  withShadow: ShadowEntry[];
+  /** Unreadable shadows: dead-lettered at once. */
+  corrupt: ClaimedEntry[];
+}
+
 /**
  * The expiry daemon (docs/redis-data-model.md): learns of due cache entries from Redis's
  * `expired` keyevents (a fast hint) and from its durable due index (the record, polled at
@@ -106,8 +133,11 @@ const HINT_BUFFER_LIMIT_FACTOR = 20;
  * `Deleted from cache: <key>`, persists the message shadows (write-behind) to MongoDB, and
  * acks — or nacks with a backoff, and finally dead-letters, when persistence fails.
  *
- * All claiming and processing of one daemon runs in a single loop, so rounds never
- * overlap; errors are logged and backed off, never thrown out of the loop.
+ * All claiming of one daemon runs in a single loop, so rounds never overlap. Persisting a
+ * claimed batch and acking it run behind the loop, at most `persistConcurrency` batches at
+ * once: the loop claims and prepares the next batch meanwhile (one claim ahead at most),
+ * and acks match each claim's own lease token, so exactly-once is as without the overlap.
+ * Errors are logged and backed off, never thrown out of the loop.
  */
 export class ExpiryDaemon {
   readonly options: Readonly<ExpiryDaemonOptions>;
@@ -135,8 +165,26 @@ export class ExpiryDaemon {
   private wake: (() => void) | undefined;
   /** Local clock (ms) of the next poll round. */
   private nextPollAt = 0;
-  private readonly hints = new Set<string>();
+  /** Buffered hints: cache key → arrival number (a Map keeps arrival order). */
+  private readonly hints = new Map<string, number>();
+  /** Arrival number of the last hint buffered. */
+  private hintSeq = 0;
   private hintsDueAt = 0;
+  /**
+   * True from a full poll claim until the end of its round: the round goes on until a claim
+   * is not full, so it claims every key that was due when such a hint arrived (one that
+   * turns out not yet due is in the index the round's peek reads); hints are dropped on
+   * arrival meanwhile.
+   */
+  private backlogged = false;
+  /** Batches whose bulk write is in flight (at most `persistConcurrency`). */
+  private persisting = 0;
+  /** Ends the loop's wait for a free persist slot (only the loop submits batches). */
+  private slotFreed: (() => void) | undefined;
+  /** Every batch being persisted or acked; the loop waits for them before it ends. */
+  private readonly settling = new Set<Promise<void>>();
+  /** Earliest retry a nack scheduled during the current poll round (local clock). */
+  private retryPollAt = Infinity;
   private errorStreak = 0;
   private address: AddressInfo | undefined;
   private readonly counters = {
@@ -162,6 +210,7 @@ export class ExpiryDaemon {
       backoffMaxMs: 60000,
       hintWindowMs: 5,
       hintBatchSize: 500,
+      persistConcurrency: 2,
       subscribe: true,
       metricsPort: undefined,
       metricsHost: config.expiry.metricsHost,
@@ -170,8 +219,8 @@ export class ExpiryDaemon {
       name: 'expiry-daemon',
       ...stripUndefined(options),
     };
-    if (opts.batchSize < 1 || opts.hintBatchSize < 1) {
-      throw new TypeError('batchSize and hintBatchSize must be at least 1');
+    if (opts.batchSize < 1 || opts.hintBatchSize < 1 || opts.persistConcurrency < 1) {
+      throw new TypeError('batchSize, hintBatchSize and persistConcurrency must be at least 1');
     }
     if (opts.maxAttempts < 1) throw new TypeError('maxAttempts must be at least 1');
     this.options = Object.freeze(opts);
@@ -257,7 +306,7 @@ export class ExpiryDaemon {
 
   /**
    * Graceful stop: no new claims (unsubscribes, clears the timer, drops unclaimed hints),
-   * waits for the claimed batch to be persisted and acked, then closes the metrics server
+   * waits for every claimed batch to be persisted and acked, then closes the metrics server
    * and the connections it owns. Entries left unclaimed stay in the due index for the next
    * daemon. Idempotent.
    */
@@ -329,23 +378,28 @@ export class ExpiryDaemon {
 
   // ---- the loop ---------------------------------------------------------------------
 
-  /** The one scheduler: claims hints when their window closed, polls when due, else sleeps. */
+  /**
+   * The one scheduler: polls when due (a poll claims every due entry, hinted or not), else
+   * claims hints when their window closed, else sleeps. Once stopped, it waits for the
+   * batches still being persisted and acked.
+   */
   private async run(): Promise<void> {
     while (this.state === 'running') {
       const now = Date.now();
-      if (
+      if (now >= this.nextPollAt) {
+        await this.step('poll', () => this.pollRound());
+      } else if (
         this.hints.size > 0 &&
         (this.hints.size >= this.options.hintBatchSize || now >= this.hintsDueAt)
       ) {
         await this.step('hints', () => this.claimHints());
-      } else if (now >= this.nextPollAt) {
-        await this.step('poll', () => this.pollRound());
       } else {
         await this.sleepUntil(
           this.hints.size > 0 ? Math.min(this.nextPollAt, this.hintsDueAt) : this.nextPollAt,
         );
       }
     }
+    await this.drain();
   }
 
   private sleepUntil(at: number): Promise<void> {
@@ -361,26 +415,48 @@ export class ExpiryDaemon {
     });
   }
 
-  /** Runs one step; a failure is logged and backs the next poll off (100 ms doubling to 5 s). */
+  /** Runs one step of the loop; a failure backs the next poll off (see {@link failed}). */
   private async step(what: string, fn: () => Promise<void>): Promise<void> {
+    const errors = this.counters.errors;
     try {
       await fn();
-      this.errorStreak = 0;
+      // A batch that failed behind the loop meanwhile keeps the streak going.
+      if (this.counters.errors === errors) this.errorStreak = 0;
     } catch (err) {
-      this.counters.errors++;
-      this.errorStreak++;
-      const delay = Math.min(100 * 2 ** Math.min(this.errorStreak - 1, 6), 5000);
-      this.nextPollAt = Date.now() + delay;
-      this.logger.error(
-        { err, step: what, retryInMs: delay, failures: this.errorStreak },
-        'expiry round failed; retrying with backoff (claimed entries are taken back when their lease expires)',
-      );
+      this.failed(what, err);
     }
   }
 
-  /** A keyevent hint: buffered for `hintWindowMs`, then claimed in one call. */
+  /** Counts and logs a failed step or batch; the next poll backs off (100 ms doubling to 5 s). */
+  private failed(what: string, err: unknown): void {
+    this.counters.errors++;
+    this.errorStreak++;
+    const delay = Math.min(100 * 2 ** Math.min(this.errorStreak - 1, 6), 5000);
+    this.nextPollAt = Date.now() + delay;
+    this.logger.error(
+      { err, step: what, retryInMs: delay, failures: this.errorStreak },
+      'expiry round failed; retrying with backoff (claimed entries are taken back when their lease expires)',
+    );
+    this.wake?.();
+  }
+
+  /**
+   * Moves the next poll forward to `at` (local clock) if it is later, and keeps `at` for the
+   * poll round under way, whose peek may have read the index before a retry went back.
+   */
+  private pollNoLaterThan(at: number): void {
+    this.retryPollAt = Math.min(this.retryPollAt, at);
+    if (at >= this.nextPollAt) return;
+    this.nextPollAt = at;
+    this.wake?.();
+  }
+
+  /**
+   * A keyevent hint: buffered for `hintWindowMs`, then claimed in one call. Dropped while
+   * the poll is backlogged: the round under way claims the key anyway.
+   */
   private hint(key: string): void {
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' || this.backlogged) return;
     if (this.keys.parse(key) === undefined) return;
     if (this.hints.size >= this.options.hintBatchSize * HINT_BUFFER_LIMIT_FACTOR) {
       // Falling behind: the poll finds every due entry, hinted or not.
@@ -388,13 +464,23 @@ export class ExpiryDaemon {
       return;
     }
     if (this.hints.size === 0) this.hintsDueAt = Date.now() + this.options.hintWindowMs;
-    this.hints.add(key);
+    // A key hinted again (cached anew and expired again) moves to the end.
+    this.hints.delete(key);
+    this.hints.set(key, ++this.hintSeq);
     if (this.hints.size === 1 || this.hints.size === this.options.hintBatchSize) this.wake?.();
+  }
+
+  /** Drops the buffered hints that arrived up to arrival number `seq`. */
+  private dropHintsThrough(seq: number): void {
+    for (const [key, arrival] of this.hints) {
+      if (arrival > seq) break;
+      this.hints.delete(key);
+    }
   }
 
   private async claimHints(): Promise<void> {
     const batch: string[] = [];
-    for (const key of this.hints) {
+    for (const key of this.hints.keys()) {
       batch.push(key);
       this.hints.delete(key);
       if (batch.length >= this.options.hintBatchSize) break;
@@ -415,22 +501,29 @@ export class ExpiryDaemon {
       const at = Date.now() + Math.max(claim.notYetDue - claim.now, this.options.hintWindowMs);
       this.nextPollAt = Math.min(this.nextPollAt, at);
     }
-    await this.process(claim, 'event');
+    await this.submit(this.prepare(claim, 'event'));
   }
 
   /**
    * Claims every due entry (and expired lease) in batches, then schedules the next round at
    * the earliest deadline in the index, capped by the poll interval, so that the lag does not
-   * depend on the interval.
+   * depend on the interval. Each claim is persisted behind the loop while the next is made.
    */
   private async pollRound(): Promise<void> {
     // Until this round schedules the next one, a failure falls back to the interval.
     this.nextPollAt = Date.now() + this.options.pollIntervalMs;
-    for (;;) {
-      const claim = await this.scripts.claimDue(this.options.leaseMs, this.options.batchSize);
-      await this.process(claim, 'poll');
-      if (claim.entries.length < this.options.batchSize || this.state !== 'running') break;
+    this.retryPollAt = Infinity;
+    const errors = this.counters.errors;
+    let full = true;
+    try {
+      while (full && this.state === 'running' && this.counters.errors === errors) {
+        full = await this.claimDueBatch();
+      }
+    } finally {
+      this.backlogged = false;
     }
+    // A batch of this round failed to ack behind the loop: keep the backoff it set.
+    if (this.counters.errors !== errors) return;
     const peek = await this.scripts.peek();
     this.backlog = { indexed: peek.indexed, due: peek.due, deadLetters: peek.deadLetters };
     this.metrics.backlog.set({ state: 'indexed' }, peek.indexed);
@@ -441,123 +534,223 @@ export class ExpiryDaemon {
       if (at !== undefined)
         delay = Math.min(delay, Math.max(at - peek.now, this.options.hintWindowMs));
     }
-    this.nextPollAt = Date.now() + delay;
+    // A retry given back after the peek read the index is not in `peek`.
+    this.nextPollAt = Math.min(Date.now() + delay, this.retryPollAt);
     this.counters.rounds++;
     this.logger.debug({ ...this.backlog, nextPollInMs: delay, now: peek.now }, 'poll round done');
   }
 
+  /**
+   * One claim of a poll round, handed on to be persisted (waits for a free slot). The hints
+   * that arrived before the claim was sent are dropped: it claimed every key due then, or,
+   * when it was full, the next claims of the round will. @returns whether it was full.
+   */
+  private async claimDueBatch(): Promise<boolean> {
+    const seen = this.hintSeq;
+    const claim = await this.scripts.claimDue(this.options.leaseMs, this.options.batchSize);
+    const full = claim.entries.length >= this.options.batchSize;
+    this.dropHintsThrough(seen);
+    this.backlogged = full && this.state === 'running';
+    await this.submit(this.prepare(claim, 'poll'));
+    return full;
+  }
+
   // ---- processing ---------------------------------------------------------------------
 
-  /** Logs, persists the shadows of one claim in one bulk write, then acks (or nacks). */
-  private async process(claim: Claim, source: ExpirySource): Promise<void> {
-    if (claim.entries.length === 0) return;
-    const claimedAt = Date.now();
-    const plain: ClaimedEntry[] = [];
-    const withShadow: Array<{ entry: ClaimedEntry; shadow: MessageShadow }> = [];
-    const corrupt: ClaimedEntry[] = [];
+  /**
+   * Logs each entry of a claim (`Deleted from cache: <key>`) and sorts the entries by what
+   * they need: nothing to write, a shadow to persist (its ack item made here), or an
+   * unreadable shadow. Runs on the loop, while earlier batches are being written.
+   */
+  private prepare(claim: Claim, source: ExpirySource): PreparedBatch {
+    const batch: PreparedBatch = {
+      claim,
+      source,
+      claimedAt: Date.now(),
+      plain: [],
+      withShadow: [],
+      corrupt: [],
+    };
+    // The per-entry line costs an object and a string: built only when it is written.
+    const logEach = this.logger.isLevelEnabled('info');
     const prefixLength = this.keys.prefix.length;
     for (const entry of claim.entries) {
-      this.logger.info(
-        { key: entry.key, lagMs: claim.now - entry.deadline, source, attempts: entry.attempts },
-        `Deleted from cache: ${entry.key.slice(prefixLength)}`,
-      );
+      if (logEach) {
+        this.logger.info(
+          { key: entry.key, lagMs: claim.now - entry.deadline, source, attempts: entry.attempts },
+          `Deleted from cache: ${entry.key.slice(prefixLength)}`,
+        );
+      }
       if (entry.shadow === null) {
         // A conversation list, or a message already in MongoDB (write-through): nothing to write.
-        plain.push(entry);
+        batch.plain.push(entry);
         continue;
       }
       const shadow = parseShadow(entry.shadow);
-      if (shadow) withShadow.push({ entry, shadow });
-      else corrupt.push(entry);
+      if (shadow) batch.withShadow.push({ entry, shadow, ack: this.shadowAck(entry, shadow) });
+      else batch.corrupt.push(entry);
     }
+    return batch;
+  }
 
+  /** The ack of a persisted shadow: the key, and the conversation's pending entry. */
+  private shadowAck(entry: ClaimedEntry, shadow: MessageShadow): AckItem {
+    const m = shadow.message;
+    return {
+      key: entry.key,
+      pendingKey: this.keys.pendingByConversation(conversationId(m.senderId, m.receiverId)),
+      messageId: m.id,
+    };
+  }
+
+  /**
+   * Hands a prepared batch on to be persisted and acked behind the loop, once fewer than
+   * `persistConcurrency` batches are being written (waits for a slot until then).
+   */
+  private async submit(batch: PreparedBatch): Promise<void> {
+    if (batch.claim.entries.length === 0) return;
+    while (this.persisting >= this.options.persistConcurrency) {
+      await new Promise<void>((resolve) => {
+        this.slotFreed = resolve;
+      });
+    }
+    this.persisting++;
+    const settled: Promise<void> = this.settle(batch)
+      .catch((err: unknown) => this.failed('ack/nack', err))
+      .finally(() => this.settling.delete(settled));
+    this.settling.add(settled);
+  }
+
+  /** Frees a persist slot and lets a loop waiting for one go on. */
+  private releaseSlot(): void {
+    this.persisting--;
+    const resume = this.slotFreed;
+    this.slotFreed = undefined;
+    resume?.();
+  }
+
+  /** Waits until every batch handed on is persisted and acked (or nacked). */
+  private async drain(): Promise<void> {
+    while (this.settling.size > 0) await Promise.all(this.settling);
+  }
+
+  /**
+   * Persists the shadows of one batch in one bulk write (its slot is free again as soon as
+   * the write is done), then acks what is done and nacks what failed.
+   */
+  private async settle(batch: PreparedBatch): Promise<void> {
     let failure: string | undefined;
-    if (withShadow.length > 0) {
-      try {
-        if (!this.mongoReady) throw new Error('MongoDB is not connected yet');
-        await this.options.persist(
-          this.messages,
-          withShadow.map((s) => s.shadow),
-        );
-        this.counters.persisted += withShadow.length;
-      } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
-        this.counters.persistFailures++;
-        this.metrics.persistFailures.inc();
-        this.shared.count('persistFailures');
-        this.logger.error(
-          { err: failure, entries: withShadow.length },
-          'persisting message shadows to MongoDB failed; retrying them with backoff',
-        );
-      }
+    try {
+      failure = await this.persistShadows(batch.withShadow);
+    } finally {
+      this.releaseSlot();
     }
+    await this.ack(batch, failure);
+    await this.nack(batch, failure);
+  }
 
-    const acks: Array<{ item: AckItem; entry: ClaimedEntry }> = plain.map((entry) => ({
-      item: { key: entry.key },
-      entry,
-    }));
+  /** One bulk write of shadows. @returns the error message when it failed. */
+  private async persistShadows(shadows: ShadowEntry[]): Promise<string | undefined> {
+    if (shadows.length === 0) return undefined;
+    try {
+      if (!this.mongoReady) throw new Error('MongoDB is not connected yet');
+      await this.options.persist(
+        this.messages,
+        shadows.map((s) => s.shadow),
+      );
+      this.counters.persisted += shadows.length;
+      return undefined;
+    } catch (err) {
+      const failure = err instanceof Error ? err.message : String(err);
+      this.counters.persistFailures++;
+      this.metrics.persistFailures.inc();
+      this.shared.count('persistFailures');
+      this.logger.error(
+        { err: failure, entries: shadows.length },
+        'persisting message shadows to MongoDB failed; retrying them with backoff',
+      );
+      return failure;
+    }
+  }
+
+  /**
+   * Acks the entries with nothing (more) to write; those whose lease still carried the
+   * claim's token count as processed, with their lag.
+   */
+  private async ack(batch: PreparedBatch, failure: string | undefined): Promise<void> {
+    const entries = [...batch.plain];
+    const items: AckItem[] = batch.plain.map((entry) => ({ key: entry.key }));
     if (failure === undefined) {
-      for (const { entry, shadow } of withShadow) {
-        const m = shadow.message;
-        acks.push({
-          entry,
-          item: {
-            key: entry.key,
-            pendingKey: this.keys.pendingByConversation(conversationId(m.senderId, m.receiverId)),
-            messageId: m.id,
-          },
-        });
+      for (const s of batch.withShadow) {
+        entries.push(s.entry);
+        items.push(s.ack);
       }
     }
-    const matched = await this.scripts.ack(
-      claim.token,
-      acks.map((a) => a.item),
-    );
+    const matched = await this.scripts.ack(batch.claim.token, items);
+    const now = Date.now();
     // Lag on Redis's clock: the claim's time plus what elapsed here since.
-    const processedAt = claim.now + (Date.now() - claimedAt);
+    const processedAt = batch.claim.now + (now - batch.claimedAt);
+    let count = 0;
     matched.forEach((ok, i) => {
-      const entry = acks[i]?.entry;
+      const entry = entries[i];
       if (!ok || !entry) return;
       const lagMs = Math.max(0, processedAt - entry.deadline);
-      this.counters[source]++;
-      this.metrics.processed.inc({ source });
+      count++;
       this.metrics.lag.observe(lagMs / 1000);
-      this.shared.count(`expirations:${source}`);
-      this.lagWindow.add(lagMs);
+      this.lagWindow.add(lagMs, now);
     });
+    if (count === 0) return;
+    const { source } = batch;
+    this.counters[source] += count;
+    this.metrics.processed.inc({ source }, count);
+    this.shared.count(`expirations:${source}`, count);
+  }
 
+  /**
+   * Gives back the shadows of a failed write, each with its backoff (dead-lettered after
+   * `maxAttempts`), and dead-letters unreadable shadows at once.
+   */
+  private async nack(batch: PreparedBatch, failure: string | undefined): Promise<void> {
+    const { backoffBaseMs, backoffMaxMs, maxAttempts } = this.options;
+    const failed = failure === undefined ? [] : batch.withShadow.map((s) => s.entry);
     const nacks = [
-      ...(failure === undefined ? [] : withShadow.map((s) => s.entry)).map((entry) => ({
+      ...failed.map((entry) => ({
         key: entry.key,
-        backoffMs: retryBackoff(
-          entry.attempts + 1,
-          this.options.backoffBaseMs,
-          this.options.backoffMaxMs,
-        ),
+        backoffMs: retryBackoff(entry.attempts + 1, backoffBaseMs, backoffMaxMs),
       })),
-      ...corrupt.map((entry) => ({ key: entry.key, backoffMs: -1 })),
+      ...batch.corrupt.map((entry) => ({ key: entry.key, backoffMs: -1 })),
     ];
     if (nacks.length === 0) return;
-    if (corrupt.length > 0) {
-      this.logger.error({ keys: corrupt.map((e) => e.key) }, 'unreadable shadow; dead-lettered');
+    if (batch.corrupt.length > 0) {
+      this.logger.error(
+        { keys: batch.corrupt.map((e) => e.key) },
+        'unreadable shadow; dead-lettered',
+      );
     }
     const outcomes = await this.scripts.nack(
-      claim.token,
-      this.options.maxAttempts,
+      batch.claim.token,
+      maxAttempts,
       failure ?? 'unreadable shadow',
       nacks,
     );
+    let firstRetryMs = Infinity;
     outcomes.forEach((outcome, i) => {
-      if (outcome === NackOutcome.retry) this.counters.retried++;
+      if (outcome === NackOutcome.retry) {
+        this.counters.retried++;
+        firstRetryMs = Math.min(firstRetryMs, nacks[i]?.backoffMs ?? Infinity);
+      }
       if (outcome === NackOutcome.dead) {
         this.counters.deadLettered++;
         this.metrics.deadLetters.inc();
         this.logger.error(
-          { key: nacks[i]?.key, maxAttempts: this.options.maxAttempts },
+          { key: nacks[i]?.key, maxAttempts },
           'expiration moved to the dead letters (expiry:dead) after repeated failures',
         );
       }
     });
+    if (firstRetryMs !== Infinity) {
+      this.pollNoLaterThan(Date.now() + Math.max(firstRetryMs, this.options.hintWindowMs));
+    }
   }
 }
 

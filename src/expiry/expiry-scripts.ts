@@ -159,17 +159,23 @@ function asArray(reply: unknown, what: string): unknown[] {
   return reply;
 }
 
+/** Values per claimed entry in a claim reply, flat: key, deadline, shadow, attempts, reclaimed. */
+const CLAIM_ENTRY_WIDTH = 5;
+
 function parseClaim(reply: unknown): Claim {
   const r = asArray(reply, 'claim');
+  if (r.length < 3 || (r.length - 3) % CLAIM_ENTRY_WIDTH !== 0) {
+    throw new TypeError('unexpected claim script reply');
+  }
   const entries: ClaimedEntry[] = [];
-  for (const raw of r.slice(3)) {
-    const e = asArray(raw, 'claim entry');
+  for (let i = 3; i < r.length; i += CLAIM_ENTRY_WIDTH) {
+    const shadow = r[i + 2];
     entries.push({
-      key: String(e[0]),
-      deadline: Number(e[1]),
-      shadow: e[2] == null ? null : String(e[2]),
-      attempts: Number(e[3]),
-      reclaimed: Number(e[4]) === 1,
+      key: String(r[i]),
+      deadline: Number(r[i + 1]),
+      shadow: shadow == null ? null : String(shadow),
+      attempts: Number(r[i + 3]),
+      reclaimed: Number(r[i + 4]) === 1,
     });
   }
   return {

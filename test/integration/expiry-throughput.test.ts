@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MongoClient } from 'mongodb';
+import { MongoClient, ObjectId } from 'mongodb';
 import { createClient } from 'redis';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import { messagesCollection } from '../../src/messages/message-store.js';
@@ -118,7 +118,17 @@ describe('expiry daemon: throughput and exactly-once', function () {
       ['u1', 'u2'],
       ['u2', 'u3'],
     ] as const) {
-      await redis.rPush(keys.conversation(a, b), '[]');
+      // One older message, as a fill from MongoDB leaves it.
+      const older = {
+        id: new ObjectId().toHexString(),
+        senderId: a,
+        receiverId: b,
+        content: 'older',
+        imageUrl: null,
+        publicId: null,
+        createdAt: new Date(Date.now() - 60000).toISOString(),
+      };
+      await redis.rPush(keys.conversation(a, b), JSON.stringify(older));
     }
     const sent = await seedMessages(redis, keys, 60, { ttlSeconds: 1, shadow: false, users: 4 });
     const lists = await Promise.all(

@@ -20,43 +20,44 @@
     ARGV[2] batch size (entries at most)
 
   Output:
-    { now, token, false, { key, deadline, shadow | false, attempts, reclaimed (0|1) }... }
+    { now, token, false, key, deadline, shadow | false, attempts, reclaimed (0|1), ... }
       now       Redis time in ms
       token     now + lease: the score of every entry claimed by this call
       false     (the place of expiry-claim-keys-4.lua's notYetDue, so both parse alike)
+      then five values per claimed entry, flat (a nested array per entry costs more to
+      build here and to parse in the daemon):
       deadline  the due score; for a reclaimed lease, the expired lease deadline
 ]]
+--!include lib/chunked-call.lua
+--!include lib/expiry-claim.lua
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local token = now + tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local out = { now, token, false }
 
-local function claim(key, deadline, reclaimed)
-  redis.call('ZADD', KEYS[2], token, key)
-  if reclaimed == 0 then
-    -- Cache keys are named by the due index, not by KEYS: these scripts assume one node.
-    -- A reclaimed lease is not unlinked again: its first claim did that, and the key may
-    -- have been cached anew since (with a new deadline in the due index).
-    redis.call('UNLINK', key)
+-- Members and scores of a WITHSCORES reply, as two lists.
+local function split(reply)
+  local members, scores = {}, {}
+  for i = 1, #reply, 2 do
+    members[#members + 1] = reply[i]
+    scores[#scores + 1] = reply[i + 1]
   end
-  local shadow = redis.call('HGET', KEYS[3], key)
-  local attempts = tonumber(redis.call('HGET', KEYS[4], key) or '0')
-  out[#out + 1] = { key, deadline, shadow, attempts, reclaimed }
+  return members, scores
 end
 
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
-for i = 1, #due, 2 do
-  redis.call('ZREM', KEYS[1], due[i])
-  claim(due[i], due[i + 1], 0)
+local due, deadlines =
+  split(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit))
+if #due > 0 then
+  callChunked({ 'ZREM', KEYS[1] }, due)
+  claimEntries(out, token, due, deadlines, 0)
 end
 
-local room = limit - #due / 2
+local room = limit - #due
 if room > 0 then
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, room)
-  for i = 1, #expired, 2 do
-    claim(expired[i], expired[i + 1], 1)
-  end
+  local expired, leases =
+    split(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, room))
+  claimEntries(out, token, expired, leases, 1)
 end
 
 return out

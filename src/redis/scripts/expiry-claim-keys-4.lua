@@ -12,35 +12,50 @@
     KEYS[4] {p}expiry:attempts
 
     ARGV[1]     lease in ms
-    ARGV[2...]  cache keys (full names)
+    ARGV[2...]  cache keys (full names; a repeated name counts once)
 
   Output:
-    { now, token, notYetDue | false, { key, deadline, shadow | false, attempts, 0 }... }
+    { now, token, notYetDue | false, key, deadline, shadow | false, attempts, 0, ... }
+      five values per claimed entry, flat, as expiry-claim-due-4.lua returns them
       notYetDue  the earliest deadline among the named keys that are in the due index but
                  not due yet (Redis expired them a moment early, or the TTL was refreshed);
                  the daemon polls then
 ]]
+--!include lib/chunked-call.lua
+--!include lib/expiry-claim.lua
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local token = now + tonumber(ARGV[1])
 local out = { now, token, false }
 
+local named, seen = {}, {}
 for i = 2, #ARGV do
-  local key = ARGV[i]
-  local deadline = redis.call('ZSCORE', KEYS[1], key)
-  if deadline and tonumber(deadline) <= now then
-    redis.call('ZREM', KEYS[1], key)
-    redis.call('ZADD', KEYS[2], token, key)
-    redis.call('UNLINK', key)
-    local shadow = redis.call('HGET', KEYS[3], key)
-    local attempts = tonumber(redis.call('HGET', KEYS[4], key) or '0')
-    out[#out + 1] = { key, deadline, shadow, attempts, 0 }
-  elseif deadline then
-    local d = tonumber(deadline)
-    if out[3] == false or d < out[3] then
-      out[3] = d
+  if not seen[ARGV[i]] then
+    seen[ARGV[i]] = true
+    named[#named + 1] = ARGV[i]
+  end
+end
+if #named == 0 then
+  return out
+end
+
+local scores = callChunked({ 'ZMSCORE', KEYS[1] }, named)
+local due, deadlines = {}, {}
+for i = 1, #named do
+  local score = scores[i]
+  if score then
+    local deadline = tonumber(score)
+    if deadline <= now then
+      due[#due + 1] = named[i]
+      deadlines[#deadlines + 1] = score
+    elseif out[3] == false or deadline < out[3] then
+      out[3] = deadline
     end
   end
+end
+if #due > 0 then
+  callChunked({ 'ZREM', KEYS[1] }, due)
+  claimEntries(out, token, due, deadlines, 0)
 end
 
 return out

@@ -1,0 +1,31 @@
+-- The claim shared by expiry-claim-due-4 and expiry-claim-keys-4 (after
+-- lib/chunked-call.lua): leases `keys` (due at `deadlines`) with score `token` in KEYS[2]
+-- (expiry:inflight), unlinks their cache keys unless `reclaimed` is 1, and appends five
+-- values per key to `out`: key, deadline, shadow (KEYS[3]) | false, failed attempts
+-- (KEYS[4]), reclaimed. A reclaimed lease is not unlinked again: its first claim did that,
+-- and the key may have been cached anew since (with a new deadline in the due index).
+-- Cache keys are named by the due index, not by KEYS: these scripts assume one node.
+local function claimEntries(out, token, keys, deadlines, reclaimed)
+  if #keys == 0 then
+    return
+  end
+  local leases = {}
+  for i = 1, #keys do
+    leases[2 * i - 1] = token
+    leases[2 * i] = keys[i]
+  end
+  callChunked({ 'ZADD', KEYS[2] }, leases)
+  if reclaimed == 0 then
+    callChunked({ 'UNLINK' }, keys)
+  end
+  local shadows = callChunked({ 'HMGET', KEYS[3] }, keys)
+  local attempts = callChunked({ 'HMGET', KEYS[4] }, keys)
+  for i = 1, #keys do
+    local n = #out
+    out[n + 1] = keys[i]
+    out[n + 2] = deadlines[i]
+    out[n + 3] = shadows[i]
+    out[n + 4] = tonumber(attempts[i] or '0')
+    out[n + 5] = reclaimed
+  end
+end

@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { MongoClient, ObjectId } from 'mongodb';
+import { pino } from 'pino';
+import { createClient } from 'redis';
+import { ExpiryDaemon, type PersistShadows } from '../../src/expiry/expiry-daemon.js';
+import type { Logger } from '../../src/logging/logger.js';
+import type { Message, MessageShadow } from '../../src/messages/message.js';
+import { insertMissingMessages, messagesCollection } from '../../src/messages/message-store.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import type { RedisClient } from '../../src/redis/redis-client.js';
+import {
+  daemonRecords,
+  NO_RECORDS,
+  pendingCount,
+  seedMessages,
+} from '../helpers/expiry-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
+import { createTestContext, type TestContext } from '../helpers/test-context.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What {@link slowPersist} saw: calls, shadows, and the most bulk writes at once. */
+interface PersistLog {
+  calls: number;
+  shadows: number;
+  running: number;
+  maxRunning: number;
+}
+
+/** The real persistence, `delayMs` slower, logging how many writes overlap. */
+function slowPersist(delayMs: number): { persist: PersistShadows; log: PersistLog } {
+  const log: PersistLog = { calls: 0, shadows: 0, running: 0, maxRunning: 0 };
+  const persist: PersistShadows = async (collection, shadows) => {
+    log.calls++;
+    log.shadows += shadows.length;
+    log.running++;
+    log.maxRunning = Math.max(log.maxRunning, log.running);
+    try {
+      await sleep(delayMs);
+      return await insertMissingMessages(collection, shadows);
+    } finally {
+      log.running--;
+    }
+  };
+  return { persist, log };
+}
+
+/**
+ * `count` write-behind messages that all fall due at `deadlineMs` (the send script's writes
+ * with an absolute deadline, as the benchmark's burst seeder does): a backlog at once.
+ */
+async function seedBurst(
+  redis: RedisClient,
+  keys: RedisKeys,
+  count: number,
+  deadlineMs: number,
+): Promise<Message[]> {
+  const base = Date.now();
+  const messages: Message[] = Array.from({ length: count }, (_, i) => ({
+    id: new ObjectId().toHexString(),
+    senderId: `u${i % 7}`,
+    receiverId: `u${(i % 7) + 1}`,
+    content: `burst ${i}`,
+    imageUrl: null,
+    publicId: null,
+    createdAt: new Date(base + i).toISOString(),
+  }));
+  const multi = redis.multi();
+  for (const m of messages) {
+    const key = keys.message(m.id);
+    const shadow: MessageShadow = { message: m };
+    multi.set(key, JSON.stringify(m), { expiration: { type: 'PXAT', value: deadlineMs } });
+    multi.zAdd(keys.due, { score: deadlineMs, value: key });
+    multi.hSet(keys.shadow, key, JSON.stringify(shadow));
+    multi.zAdd(keys.pending(m.senderId, m.receiverId), {
+      score: Date.parse(m.createdAt),
+      value: m.id,
+    });
+  }
+  await multi.exec();
+  return messages;
+}
+
+/** A debug-level logger whose lines (parsed) land in `lines`. */
+function capturingLogger(lines: Array<{ msg?: string }>): Logger {
+  return pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) {
+          if (line) lines.push(JSON.parse(line) as { msg?: string });
+        }
+        cb();
+      },
+    }),
+  );
+}
+
+describe('expiry daemon: overlapped persistence', function () {
+  this.timeout(60000);
+  let ctx: TestContext;
+  let redis: RedisClient;
+  let mongo: MongoClient;
+  let keys: RedisKeys;
+  let daemons: ExpiryDaemon[] = [];
+
+  function daemon(
+    opts: ConstructorParameters<typeof ExpiryDaemon>[1] = {},
+    logger: Logger = ctx.logger,
+  ): ExpiryDaemon {
+    const d = new ExpiryDaemon(
+      { config: ctx.config, logger },
+      { defaultMetrics: false, batchSize: 100, ...opts },
+    );
+    daemons.push(d);
+    return d;
+  }
+
+  async function storedIds(): Promise<string[]> {
+    const coll = messagesCollection(mongo.db(ctx.config.mongo.db));
+    const docs = await coll.find({}, { projection: { _id: 1 } }).toArray();
+    return docs.map((d) => d._id.toHexString());
+  }
+
+  beforeEach(async () => {
+    ctx = createTestContext('expiry-pipeline', { PERSISTENCE_MODE: 'write-behind' });
+    keys = new RedisKeys(ctx.config.redis.keyPrefix);
+    redis = createClient({ url: ctx.config.redis.url }) as RedisClient;
+    redis.on('error', () => {});
+    await redis.connect();
+    mongo = new MongoClient(ctx.config.mongo.uri);
+  });
+
+  afterEach(async () => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    daemons = [];
+    await redis.close();
+    await mongo.close();
+    await ctx.cleanup();
+  });
+
+  it('persists each message once across 2 daemons while their bulk writes overlap', async () => {
+    const slow = [slowPersist(40), slowPersist(40)];
+    const [a, b] = slow.map(({ persist }) => daemon({ persist, persistConcurrency: 2 }));
+    await Promise.all([a!.start(), b!.start()]);
+    const sent = await seedBurst(redis, keys, 3000, Date.now() + 1500);
+    const total = () => daemons.reduce((n, d) => n + d.stats().processed.total, 0);
+    await waitUntil('3,000 processed', () => total() >= 3000, 40000);
+    // Give a double processing the time to show up before counting.
+    await sleep(500);
+
+    assert.equal(total(), 3000);
+    assert.equal(
+      slow.reduce((n, s) => n + s.log.shadows, 0),
+      3000,
+      'every shadow was handed to a bulk write exactly once',
+    );
+    for (const { log } of slow) assert.ok(log.maxRunning <= 2, `${log.maxRunning} writes at once`);
+    assert.ok(
+      slow.some(({ log }) => log.maxRunning === 2),
+      'a daemon had two bulk writes in flight',
+    );
+    const ids = await storedIds();
+    assert.equal(ids.length, 3000);
+    assert.deepEqual(new Set(ids), new Set(sent.map((m) => m.id)));
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
+    assert.equal(await pendingCount(redis, keys, sent), 0);
+  });
+
+  it('stop() waits for every batch in flight, and a next daemon takes the rest', async () => {
+    const slow = slowPersist(300);
+    const first = daemon({ persist: slow.persist, persistConcurrency: 2, subscribe: false });
+    await first.start();
+    const sent = await seedBurst(redis, keys, 1000, Date.now() + 500);
+    await waitUntil('two bulk writes in flight', () => slow.log.running === 2, 10000);
+    await first.stop();
+
+    // Nothing claimed is left behind: every claim was persisted and acked before stop().
+    const done = first.stats().processed.total;
+    assert.equal(await redis.zCard(keys.inflight), 0);
+    assert.ok(done >= 200, `${done} processed by the first daemon`);
+    assert.ok(done < 1000, 'it stopped mid-burst');
+    assert.equal(slow.log.shadows, done);
+    assert.equal((await storedIds()).length, done);
+    assert.equal(await redis.zCard(keys.due), 1000 - done);
+    assert.equal(await redis.hLen(keys.shadow), 1000 - done);
+
+    const second = daemon();
+    await second.start();
+    await waitUntil(
+      'the rest processed',
+      () => second.stats().processed.total >= 1000 - done,
+      20000,
+    );
+    await sleep(300);
+    assert.equal(second.stats().processed.total, 1000 - done);
+    const ids = await storedIds();
+    assert.equal(ids.length, 1000);
+    assert.deepEqual(new Set(ids), new Set(sent.map((m) => m.id)));
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
+    assert.equal(await pendingCount(redis, keys, sent), 0);
+  });
+
+  it('claims and acks batches larger than one Lua chunk (1,000 arguments)', async () => {
+    // Seeded first: the daemon's first round then schedules the next at the deadline.
+    const sent = await seedBurst(redis, keys, 3000, Date.now() + 1000);
+    const d = daemon({ batchSize: 2500 });
+    await d.start();
+    await waitUntil('3,000 processed', () => d.stats().processed.total >= 3000, 30000);
+    await sleep(300);
+    assert.deepEqual(d.stats().processed, { event: 0, poll: 3000, total: 3000 });
+    const ids = await storedIds();
+    assert.equal(ids.length, 3000);
+    assert.deepEqual(new Set(ids), new Set(sent.map((m) => m.id)));
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
+    assert.equal(await pendingCount(redis, keys, sent), 0);
+    assert.equal(await redis.exists(sent.slice(0, 100).map((m) => keys.message(m.id))), 0);
+  });
+
+  it('claims large batches of hinted keys, each once', async () => {
+    // A long interval: after its first round (an empty index) only the hints wake it.
+    const d = daemon({ pollIntervalMs: 60000, hintBatchSize: 2000, hintWindowMs: 100 });
+    await d.start();
+    await waitUntil('first round', () => d.stats().rounds === 1, 5000);
+    const sent = await seedBurst(redis, keys, 1500, Date.now() + 1000);
+    await waitUntil('1,500 processed', () => d.stats().processed.total >= 1500, 30000);
+    await sleep(300);
+    assert.deepEqual(d.stats().processed, { event: 1500, poll: 0, total: 1500 });
+    assert.equal((await storedIds()).length, 1500);
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
+    assert.equal(await pendingCount(redis, keys, sent), 0);
+  });
+
+  it('acks conversation lists and messages already in MongoDB, writing nothing', async () => {
+    const d = daemon();
+    await d.start();
+    // Cached conversation lists (as a read leaves them: message JSON, oldest first); the
+    // sends below extend them and record their deadlines too.
+    const pairs = [
+      ['u0', 'u1'],
+      ['u1', 'u2'],
+      ['u2', 'u3'],
+    ] as const;
+    for (const [a, b] of pairs) {
+      const old: Message = {
+        id: new ObjectId().toHexString(),
+        senderId: a,
+        receiverId: b,
+        content: 'older',
+        imageUrl: null,
+        publicId: null,
+        createdAt: new Date(Date.now() - 60000).toISOString(),
+      };
+      await redis.rPush(keys.conversation(a, b), JSON.stringify(old));
+    }
+    const sent = await seedMessages(redis, keys, 60, { ttlSeconds: 1, shadow: false, users: 4 });
+    const scores = await Promise.all(
+      pairs.map(([a, b]) => redis.zScore(keys.due, keys.conversation(a, b))),
+    );
+    const lists = scores.filter((score) => score !== null).length;
+    assert.ok(lists > 0, 'some conversation list got a deadline');
+    await waitUntil('all processed', () => d.stats().processed.total >= 60 + lists, 20000);
+    await sleep(300);
+    assert.equal(d.stats().processed.total, 60 + lists);
+    assert.equal(d.stats().persisted, 0);
+    assert.equal((await storedIds()).length, 0);
+    assert.equal(await redis.exists(pairs.map(([a, b]) => keys.conversation(a, b))), 0);
+    assert.equal(await redis.exists(sent.map((m) => keys.message(m.id))), 0);
+    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
+  });
+
+  it('claims no keyevent hints while the poll works through a backlog', async () => {
+    // Count the `expired` events Redis publishes for this test's keys: the hints exist.
+    const sub = redis.duplicate();
+    sub.on('error', () => {});
+    await sub.connect();
+    let published = 0;
+    await sub.subscribe(`__keyevent@${ctx.config.redis.db}__:expired`, (key) => {
+      if (key.startsWith(keys.message(''))) published++;
+    });
+    try {
+      const lines: Array<{ msg?: string }> = [];
+      const slow = slowPersist(60);
+      const d = daemon({ persist: slow.persist }, capturingLogger(lines));
+      await d.start();
+      const sent = await seedBurst(redis, keys, 2000, Date.now() + 1500);
+      await waitUntil('2,000 processed', () => d.stats().processed.total >= 2000, 30000);
+      await sleep(300);
+
+      assert.ok(published > 0, 'Redis published expired events during the burst');
+      assert.deepEqual(d.stats().processed, { event: 0, poll: 2000, total: 2000 });
+      assert.equal(lines.filter((l) => l.msg === 'claimed hinted keys').length, 0);
+      // The required line, once per message, at info level.
+      const deleted = lines
+        .map((l) => l.msg ?? '')
+        .filter((msg) => msg.startsWith('Deleted from cache: '));
+      assert.equal(deleted.length, 2000);
+      assert.deepEqual(
+        new Set(deleted),
+        new Set(sent.map((m) => `Deleted from cache: message:${m.id}`)),
+      );
+      assert.equal((await storedIds()).length, 2000);
+      assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
+    } finally {
+      await sub.close();
+    }
+  });
+});
