@@ -1,8 +1,11 @@
-import { ObjectId } from 'mongodb';
+import { MongoClient, ObjectId } from 'mongodb';
+import { createClient } from 'redis';
+import type { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import type { Message, MessageShadow } from '../../src/messages/message.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
-import type { RedisKeys } from '../../src/redis/keys.js';
+import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
+import { createTestContext, type TestContext } from './test-context.js';
 
 // The send path's own script (src/redis/scripts/send-message-6.lua): the daemon tests seed
 // the cache exactly as the API does.
@@ -88,4 +91,41 @@ export async function pendingCount(
   const pendingKeys = new Set(messages.map((m) => keys.pending(m.senderId, m.receiverId)));
   const sizes = await Promise.all([...pendingKeys].map((k) => redis.zCard(k)));
   return sizes.reduce((a, b) => a + b, 0);
+}
+
+/** What {@link useExpiryTestbed} sets up before each test (fields are valid inside tests). */
+export interface ExpiryTestbed {
+  ctx: TestContext;
+  keys: RedisKeys;
+  /** A plain client on the test's Redis (no key prefix: use `keys`). */
+  redis: RedisClient;
+  /** A client on the test's MongoDB server. */
+  mongo: MongoClient;
+  /** Daemons a test started: all stopped after it. */
+  daemons: ExpiryDaemon[];
+}
+
+/**
+ * The per-test setup of the daemon tests: a fresh write-behind test context, a Redis and a
+ * MongoDB client, and the daemons to stop afterwards; everything is closed and cleaned up
+ * after each test. Call it inside a `describe`.
+ */
+export function useExpiryTestbed(name: string): ExpiryTestbed {
+  const bed = { daemons: [] as ExpiryDaemon[] } as ExpiryTestbed;
+  beforeEach(async () => {
+    bed.ctx = createTestContext(name, { PERSISTENCE_MODE: 'write-behind' });
+    bed.keys = new RedisKeys(bed.ctx.config.redis.keyPrefix);
+    bed.redis = createClient({ url: bed.ctx.config.redis.url }) as RedisClient;
+    bed.redis.on('error', () => {});
+    await bed.redis.connect();
+    bed.mongo = new MongoClient(bed.ctx.config.mongo.uri);
+  });
+  afterEach(async () => {
+    await Promise.all(bed.daemons.map((d) => d.stop()));
+    bed.daemons.length = 0;
+    await bed.redis.close();
+    await bed.mongo.close();
+    await bed.ctx.cleanup();
+  });
+  return bed;
 }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { MongoClient, ObjectId } from 'mongodb';
 import { pino } from 'pino';
-import { createClient } from 'redis';
 import { ExpiryDaemon, type PersistShadows } from '../../src/expiry/expiry-daemon.js';
 import type { Logger } from '../../src/logging/logger.js';
 import type { Message, MessageShadow } from '../../src/messages/message.js';
@@ -14,9 +13,10 @@ import {
   NO_RECORDS,
   pendingCount,
   seedMessages,
+  useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
-import { createTestContext, type TestContext } from '../helpers/test-context.js';
+import type { TestContext } from '../helpers/test-context.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -99,11 +99,12 @@ function capturingLogger(lines: Array<{ msg?: string }>): Logger {
 
 describe('expiry daemon: overlapped persistence', function () {
   this.timeout(60000);
+  const bed = useExpiryTestbed('expiry-pipeline');
+  const { daemons } = bed;
   let ctx: TestContext;
   let redis: RedisClient;
   let mongo: MongoClient;
   let keys: RedisKeys;
-  let daemons: ExpiryDaemon[] = [];
 
   function daemon(
     opts: ConstructorParameters<typeof ExpiryDaemon>[1] = {},
@@ -123,21 +124,8 @@ describe('expiry daemon: overlapped persistence', function () {
     return docs.map((d) => d._id.toHexString());
   }
 
-  beforeEach(async () => {
-    ctx = createTestContext('expiry-pipeline', { PERSISTENCE_MODE: 'write-behind' });
-    keys = new RedisKeys(ctx.config.redis.keyPrefix);
-    redis = createClient({ url: ctx.config.redis.url }) as RedisClient;
-    redis.on('error', () => {});
-    await redis.connect();
-    mongo = new MongoClient(ctx.config.mongo.uri);
-  });
-
-  afterEach(async () => {
-    await Promise.all(daemons.map((d) => d.stop()));
-    daemons = [];
-    await redis.close();
-    await mongo.close();
-    await ctx.cleanup();
+  beforeEach(() => {
+    ({ ctx, keys, redis, mongo } = bed);
   });
 
   it('persists each message once across 2 daemons while their bulk writes overlap', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { MongoClient, ObjectId } from 'mongodb';
-import { createClient } from 'redis';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import { messagesCollection } from '../../src/messages/message-store.js';
 import { RedisKeys } from '../../src/redis/keys.js';
@@ -10,33 +9,22 @@ import {
   NO_RECORDS,
   pendingCount,
   seedMessages,
+  useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
-import { createTestContext, type TestContext } from '../helpers/test-context.js';
+import type { TestContext } from '../helpers/test-context.js';
 
 describe('expiry daemon: throughput and exactly-once', function () {
   this.timeout(120000);
+  const bed = useExpiryTestbed('expiry-throughput');
+  const { daemons } = bed;
   let ctx: TestContext;
   let redis: RedisClient;
   let mongo: MongoClient;
   let keys: RedisKeys;
-  let daemons: ExpiryDaemon[] = [];
 
-  beforeEach(async () => {
-    ctx = createTestContext('expiry-throughput', { PERSISTENCE_MODE: 'write-behind' });
-    keys = new RedisKeys(ctx.config.redis.keyPrefix);
-    redis = createClient({ url: ctx.config.redis.url }) as RedisClient;
-    redis.on('error', () => {});
-    await redis.connect();
-    mongo = new MongoClient(ctx.config.mongo.uri);
-  });
-
-  afterEach(async () => {
-    await Promise.all(daemons.map((d) => d.stop()));
-    daemons = [];
-    await redis.close();
-    await mongo.close();
-    await ctx.cleanup();
+  beforeEach(() => {
+    ({ ctx, keys, redis, mongo } = bed);
   });
 
   it('processes 10,000 expirations exactly once across 3 daemons and persists each once', async () => {
