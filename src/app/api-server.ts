@@ -68,6 +68,15 @@ export async function startApiServer(
   const ref: { realtime?: RealtimeServer } = {};
   const wsCount = () => ref.realtime?.connections() ?? 0;
   const metrics = createApiMetrics(wsCount);
+  // Counters bound to their label once (a lookup per request is on the hot read path).
+  const cacheHits = {
+    message: metrics.cacheHits.labels('message'),
+    conversation: metrics.cacheHits.labels('conversation'),
+  };
+  const cacheMisses = {
+    message: metrics.cacheMisses.labels('message'),
+    conversation: metrics.cacheMisses.labels('conversation'),
+  };
   const local = { cacheHits: 0, cacheMisses: 0, sends: 0 };
   const stats = new SharedStats(redis, keys, () => ({
     role: 'api',
@@ -81,7 +90,7 @@ export async function startApiServer(
     publisher: opts.publisher ?? bus,
     observer: {
       cacheLookup(kind, hit) {
-        (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ kind });
+        (hit ? cacheHits : cacheMisses)[kind].inc();
         stats.count(hit ? 'cacheHits' : 'cacheMisses');
         local[hit ? 'cacheHits' : 'cacheMisses']++;
       },
