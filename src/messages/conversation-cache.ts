@@ -26,8 +26,11 @@ export interface ConversationCacheOptions {
 
 /** The latest messages of a cached list, as the JSON text of an array (oldest first). */
 export interface CachedPage {
-  /** `[m1,m2,…]` in UTF-8: the cached strings joined as Redis sent them, never decoded. */
-  json: Buffer;
+  /**
+   * `[m1,m2,…]` in UTF-8, in pieces to concatenate (`[`, m1, `,`, m2, …, `]`): the cached
+   * strings as Redis sent them, never decoded, copied once where the answer is made.
+   */
+  json: Buffer[];
   /** How many messages `json` holds. */
   count: number;
 }
@@ -67,7 +70,7 @@ export class ConversationCache {
       parts.push(item);
     }
     parts.push(CLOSE);
-    return { json: Buffer.concat(parts), count };
+    return { json: parts, count };
   }
 
   /** The cached list, or null when it is not cached. */

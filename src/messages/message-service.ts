@@ -57,11 +57,11 @@ export interface SendResult {
 /** What a conversation read answers. */
 export interface ConversationPage {
   /**
-   * The messages, oldest first, as the JSON text of an array in UTF-8: a hit is the cached
-   * strings joined as Redis sent them (see ConversationCache.readLatest), so nothing is
-   * decoded, parsed or serialized on the hot path.
+   * The messages, oldest first, as the JSON text of an array in UTF-8, in pieces to
+   * concatenate: a hit is the cached strings as Redis sent them (see
+   * ConversationCache.readLatest), so nothing is decoded, parsed or serialized on the hot path.
    */
-  json: Buffer;
+  json: Buffer[];
   /** How many messages the page holds. */
   count: number;
   /** HIT: served from the cached list; MISS: from MongoDB (+ pending messages). */
@@ -301,7 +301,7 @@ export class MessageService {
     }
     const cached = await conversations.read(userId, other);
     const page = cached && pageFromCache(cached.messages, cached.complete, limit, before);
-    return page && { json: Buffer.from(JSON.stringify(page)), count: page.length, cache: 'HIT' };
+    return page && { json: [Buffer.from(JSON.stringify(page))], count: page.length, cache: 'HIT' };
   }
 
   /**
@@ -563,7 +563,7 @@ export class MessageService {
 }
 
 function missPage(messages: Message[]): ConversationPage {
-  return { json: Buffer.from(JSON.stringify(messages)), count: messages.length, cache: 'MISS' };
+  return { json: [Buffer.from(JSON.stringify(messages))], count: messages.length, cache: 'MISS' };
 }
 
 /** The one idempotency key among the places a client may give it (all equal, or a 400). */

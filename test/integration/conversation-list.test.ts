@@ -112,13 +112,15 @@ describe('conversation list (send script + readLatest, on a real Redis)', functi
     assert.ok(page, 'a list shorter than SIZE is the whole conversation');
     assert.equal(page.count, 2);
     assert.deepEqual(
-      (JSON.parse(page.json.toString()) as Message[]).map((m) => m.content),
+      (JSON.parse(Buffer.concat(page.json).toString()) as Message[]).map((m) => m.content),
       ['at 1', 'at 2'],
     );
     for (const t of [3, 4, 5, 6]) await send(message(t));
     const last2 = await cache.readLatest(a, b, 2);
     assert.deepEqual(
-      (JSON.parse(last2?.json.toString() ?? 'null') as Message[]).map((m) => m.content),
+      (JSON.parse(last2 ? Buffer.concat(last2.json).toString() : 'null') as Message[]).map(
+        (m) => m.content,
+      ),
       ['at 5', 'at 6'],
     );
     assert.equal(

@@ -63,7 +63,7 @@ export function messageRoutes(
     ctx.set('X-Cache', page.cache);
     // The page is JSON already (a hit is the cached strings as Redis sent them).
     ctx.type = 'application/json';
-    ctx.body = Buffer.concat([MESSAGES_OPEN, page.json, MESSAGES_CLOSE]);
+    ctx.body = Buffer.concat([MESSAGES_OPEN, ...page.json, MESSAGES_CLOSE]);
   });
 
   return router;
