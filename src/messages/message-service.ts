@@ -443,8 +443,9 @@ export class MessageService {
 
   /**
    * Stores a new message per the persistence mode; returns whether it is in MongoDB.
-   * Write-through: the insert (coalesced with concurrent sends), then the send script; if MongoDB cannot be reached the message
-   * is accepted into Redis as write-behind (shadow + pending) instead of being lost.
+   * Write-through: the insert (coalesced with concurrent sends), then the send script; if
+   * MongoDB cannot be reached the message is accepted into Redis as write-behind (shadow +
+   * pending) instead of being lost. `countSend`: the send script counts the rate limit.
    */
   private async store(
     message: Message,
