@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MongoClient, ObjectId } from 'mongodb';
+import { MongoClient } from 'mongodb';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import { messagesCollection } from '../../src/messages/message-store.js';
 import { RedisKeys } from '../../src/redis/keys.js';
@@ -90,54 +90,5 @@ describe('expiry daemon: throughput and exactly-once', function () {
     assert.equal(d.stats().rounds, 1);
     assert.ok(['on', 'enabled'].includes(d.stats().notifications));
     assert.equal(await redis.exists(sent.map((m) => keys.message(m.id))), 0);
-  });
-
-  it('handles conversation keys and messages already in MongoDB without writing anything', async () => {
-    const d = new ExpiryDaemon(
-      { config: ctx.config, logger: ctx.logger },
-      { defaultMetrics: false },
-    );
-    daemons.push(d);
-    await d.start();
-    // Cached conversation lists (as a read would leave them); the sends extend them and
-    // record their deadlines too.
-    for (const [a, b] of [
-      ['u0', 'u1'],
-      ['u1', 'u2'],
-      ['u2', 'u3'],
-    ] as const) {
-      // One older message, as a fill from MongoDB leaves it.
-      const older = {
-        id: new ObjectId().toHexString(),
-        senderId: a,
-        receiverId: b,
-        content: 'older',
-        imageUrl: null,
-        publicId: null,
-        createdAt: new Date(Date.now() - 60000).toISOString(),
-      };
-      await redis.rPush(keys.conversation(a, b), JSON.stringify(older));
-    }
-    const sent = await seedMessages(redis, keys, 60, { ttlSeconds: 1, shadow: false, users: 4 });
-    const lists = await Promise.all(
-      [
-        ['u0', 'u1'],
-        ['u1', 'u2'],
-        ['u2', 'u3'],
-      ].map(([a, b]) => redis.zScore(keys.due, keys.conversation(a!, b!))),
-    );
-    const conversationsInIndex = lists.filter((s) => s !== null).length;
-    assert.ok(conversationsInIndex > 0, 'some conversation list got a deadline');
-    await waitUntil(
-      'all processed',
-      () => d.stats().processed.total >= 60 + conversationsInIndex,
-      20000,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(d.stats().processed.total, 60 + conversationsInIndex);
-    assert.equal(d.stats().persisted, 0);
-    assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 0);
-    assert.equal(await redis.exists(sent.map((m) => keys.message(m.id))), 0);
-    assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
   });
 });
