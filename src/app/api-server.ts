@@ -13,7 +13,11 @@ import { userRoutes } from '../http/routes/user-routes.js';
 import type { EventPublisher } from '../messages/message-events.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
 import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
-import { createApiMetrics, httpMetricsMiddleware } from '../metrics/api-metrics.js';
+import {
+  cacheLookupCounter,
+  createApiMetrics,
+  httpMetricsMiddleware,
+} from '../metrics/api-metrics.js';
 import { SharedStats } from '../metrics/shared-stats.js';
 import { metricsRoutes } from '../http/routes/metrics-routes.js';
 import { staticRoutes } from '../http/routes/static-routes.js';
@@ -68,15 +72,7 @@ export async function startApiServer(
   const ref: { realtime?: RealtimeServer } = {};
   const wsCount = () => ref.realtime?.connections() ?? 0;
   const metrics = createApiMetrics(wsCount);
-  // Counters bound to their label once (a lookup per request is on the hot read path).
-  const cacheHits = {
-    message: metrics.cacheHits.labels('message'),
-    conversation: metrics.cacheHits.labels('conversation'),
-  };
-  const cacheMisses = {
-    message: metrics.cacheMisses.labels('message'),
-    conversation: metrics.cacheMisses.labels('conversation'),
-  };
+  const countCacheLookup = cacheLookupCounter(metrics);
   const local = { cacheHits: 0, cacheMisses: 0, sends: 0 };
   const stats = new SharedStats(redis, keys, () => ({
     role: 'api',
@@ -90,7 +86,7 @@ export async function startApiServer(
     publisher: opts.publisher ?? bus,
     observer: {
       cacheLookup(kind, hit) {
-        (hit ? cacheHits : cacheMisses)[kind].inc();
+        countCacheLookup(kind, hit);
         stats.count(hit ? 'cacheHits' : 'cacheMisses');
         local[hit ? 'cacheHits' : 'cacheMisses']++;
       },

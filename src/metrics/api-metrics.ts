@@ -58,6 +58,22 @@ export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
 }
 
 /**
+ * Counts one cache lookup, through children bound to their label once (the lookup is on
+ * the hot read path; `inc({ kind })` would hash the label object every time).
+ */
+export function cacheLookupCounter(
+  metrics: ApiMetrics,
+): (kind: 'message' | 'conversation', hit: boolean) => void {
+  const bound = (counter: Counter<'kind'>) => ({
+    message: counter.labels('message'),
+    conversation: counter.labels('conversation'),
+  });
+  const hits = bound(metrics.cacheHits);
+  const misses = bound(metrics.cacheMisses);
+  return (kind, hit) => (hit ? hits : misses)[kind].inc();
+}
+
+/**
  * Records each request's duration under its route *pattern* (`/api/messages/:receiverId`),
  * never the raw path, so ids do not explode the label set.
  */
