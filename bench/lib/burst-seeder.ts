@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ObjectId } from 'mongodb';
 import type { Message, MessageShadow } from '../../src/messages/message.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
@@ -5,18 +6,18 @@ import type { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 
 /**
- * The send script's Redis writes (src/redis/scripts/send-message-6.lua, as
+ * The send script's Redis writes (src/redis/scripts/send-message-7.lua, as
  * docs/redis-data-model.md "Send" specifies them) with one difference: the deadline is an
  * absolute time given by the caller (`PXAT`) instead of `TIME + ttl`, so that 100,000
  * messages seeded over several seconds all expire in the same millisecond — a burst.
  * Conversation lists are not created (the send script only extends a cached one).
  */
-const seedScript = new LuaScript(
+const seedScript = slotted(
   'bench-seed-burst',
   `
 local deadline = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', deadline)
-redis.call('ZADD', KEYS[4], deadline, KEYS[1])
+slotAdd(KEYS[7], KEYS[1], deadline)
 redis.call('INCR', KEYS[3])
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[5], KEYS[1], ARGV[3])
@@ -25,6 +26,18 @@ end
 return 1
 `,
 );
+
+/**
+ * A bench script that records deadlines as the system does: `source` runs after
+ * src/redis/scripts/lib/due-slots.lua (its `slotAdd`).
+ */
+export function slotted(name: string, source: string): LuaScript {
+  const lib = readFileSync(
+    new URL('../../src/redis/scripts/lib/due-slots.lua', import.meta.url),
+    'utf8',
+  );
+  return new LuaScript(name, `${lib}\n${source}`);
+}
 
 /** A plausible chat message between two of `users` users (ids are ObjectIds, as the API's). */
 export function benchMessage(i: number, users: readonly string[], createdAt: number): Message {

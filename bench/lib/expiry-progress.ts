@@ -4,21 +4,34 @@ import { sleep } from './sleep.js';
 
 const keys = new RedisKeys('');
 
+/** Entries left in the due index (per-key part + the slots' counter) and in flight. */
+async function left(
+  redis: RedisClient,
+): Promise<{ due: number; slotted: number; inflight: number }> {
+  const [due, slotted, inflight] = await Promise.all([
+    redis.zCard(keys.due),
+    redis.get(keys.dueSlotCount),
+    redis.zCard(keys.inflight),
+  ]);
+  return { due, slotted: Number(slotted ?? 0), inflight };
+}
+
 /**
- * Waits until the daemons have acknowledged every expiration (due index and in-flight set
- * both empty), polling every 10 ms, and returns the local time it saw that. Bounded by
- * `timeoutMs` (throws).
+ * Waits until the daemons have acknowledged every expiration (due index, its slots and the
+ * in-flight set all empty), polling every 10 ms, and returns the local time it saw that.
+ * Bounded by `timeoutMs` (throws).
  */
 export async function waitExpiryDrained(redis: RedisClient, timeoutMs: number): Promise<number> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const [due, inflight] = await Promise.all([redis.zCard(keys.due), redis.zCard(keys.inflight)]);
-    if (due + inflight === 0) return Date.now();
+    const l = await left(redis);
+    if (l.due + l.slotted + l.inflight === 0 && (await redis.exists(keys.dueSlots)) === 0) {
+      return Date.now();
+    }
     await sleep(10);
   }
-  const [due, inflight] = await Promise.all([redis.zCard(keys.due), redis.zCard(keys.inflight)]);
   throw new Error(
-    `expirations not drained within ${timeoutMs} ms (due ${due}, inflight ${inflight})`,
+    `expirations not drained within ${timeoutMs} ms (${JSON.stringify(await left(redis))})`,
   );
 }
 

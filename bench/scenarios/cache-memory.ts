@@ -35,44 +35,40 @@ function conversations(n: number): Message[][] {
 }
 
 /**
- * The system's format, as the send path leaves it with the conversation cached: each
- * conversation's list created by a fill (first message), then every further message sent
- * by the API's own send script (message string, list append, due entries, generation).
+ * The system's format, as the API's own scripts leave it with the conversation cached: the
+ * first message sent (no list cached yet), the conversation read (the list filled from
+ * MongoDB), then every further message sent (entry, list append, due entries, generation).
  */
 async function seedSystem(ctx: ScenarioContext, convs: Message[][]): Promise<void> {
   const keys = new RedisKeys('');
-  const send = LuaScript.load('send-message-6');
+  const send = LuaScript.load('send-message-7');
+  const fill = LuaScript.load('fill-conversation-3');
+  const sendOne = (m: Message) =>
+    send.run(ctx.redis, keys.messageWrite(m), [
+      JSON.stringify(m),
+      TTL,
+      PER_CONVERSATION,
+      '',
+      m.id,
+      Date.parse(m.createdAt),
+    ]);
   for (const conv of convs) {
     const [first, ...rest] = conv;
     if (!first) continue;
-    const json = JSON.stringify(first);
-    const convKey = keys.conversation(first.senderId, first.receiverId);
-    const deadline = Date.now() + TTL * 1000;
-    await ctx.redis
-      .multi()
-      .set(keys.message(first.id), json, { expiration: { type: 'EX', value: TTL } })
-      .zAdd(keys.due, { score: deadline, value: keys.message(first.id) })
-      .rPush(convKey, json)
-      .expire(convKey, TTL)
-      .zAdd(keys.due, { score: deadline, value: convKey })
-      .incr(keys.conversationGeneration(first.senderId, first.receiverId))
-      .exec();
-    await Promise.all(
-      rest.map((m) =>
-        send.run(
-          ctx.redis,
-          [
-            keys.message(m.id),
-            convKey,
-            keys.conversationGeneration(m.senderId, m.receiverId),
-            keys.due,
-            keys.shadow,
-            keys.pending(m.senderId, m.receiverId),
-          ],
-          [JSON.stringify(m), TTL, PER_CONVERSATION, '', m.id, Date.parse(m.createdAt)],
-        ),
-      ),
+    await sendOne(first);
+    const generation = await ctx.redis.get(
+      keys.conversationGeneration(first.senderId, first.receiverId),
     );
+    await fill.run(
+      ctx.redis,
+      [
+        keys.conversation(first.senderId, first.receiverId),
+        keys.conversationGeneration(first.senderId, first.receiverId),
+        keys.due,
+      ],
+      [generation ?? '', TTL, keys.message(''), JSON.stringify(first)],
+    );
+    await Promise.all(rest.map(sendOne));
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Load process of the lag scenarios: creates expirations at a steady rate (RATE per second
  * for SECONDS), each due LEAD_MS after its creation, in one of three forms:
- * - `system`:   the API's send script itself (src/redis/scripts/send-message-6.lua, TTL 1 s)
+ * - `system`:   the API's send script itself (src/redis/scripts/send-message-7.lua, TTL 1 s)
  * - `bullmq`:   a BullMQ delayed job (delay LEAD_MS) on QUEUE
  * - `keyevent`: a plain `SET key PX LEAD_MS` whose name carries its deadline, for the
  *               `__keyevent@0__:expired` subscriber of the guide's design
@@ -25,7 +25,7 @@ runWorker(async () => {
   const redis = createClient({ url: env('REDIS_URL') });
   await redis.connect();
   const keys = new RedisKeys('');
-  const send = LuaScript.load('send-message-6');
+  const send = LuaScript.load('send-message-7');
   const users = benchUsers(100);
   let queue: Queue | undefined;
   if (mode === 'bullmq') {

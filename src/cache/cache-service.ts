@@ -38,6 +38,7 @@ export class CacheService {
   private readonly logger: Logger;
   private readonly scanCount: number;
   private static readonly cacheScript = LuaScript.load('cache-message-2');
+  private static readonly readScript = LuaScript.load('read-cache-1');
   /** TTL of `setCache` without one. */
   readonly defaultTtlSeconds: number;
 
@@ -65,7 +66,7 @@ export class CacheService {
     opts: { guard?: CacheGuard } = {},
   ): Promise<boolean> {
     if (!Number.isInteger(ttl) || ttl < 1) throw new TypeError(`ttl must be ≥ 1 s, got ${ttl}`);
-    const keys = [this.full(key), this.keys.due];
+    const keys = [this.full(key), this.keys.dueSlots];
     const args: Array<string | number> = [JSON.stringify(data), ttl];
     if (opts.guard) {
       keys.push(opts.guard.key);
@@ -80,10 +81,13 @@ export class CacheService {
     return false;
   }
 
-  /** The parsed JSON under `key`, or null when absent (or not JSON). */
+  /**
+   * The parsed JSON under `key`, or null when absent (or not JSON). A message entry that
+   * points into its conversation list is read from there (`read-cache-1.lua`).
+   */
   async getCache<T = unknown>(key: string): Promise<T | null> {
-    const raw = await this.redis.get(this.full(key));
-    if (raw === null) {
+    const raw = await CacheService.readScript.run(this.redis, [this.full(key)], []);
+    if (typeof raw !== 'string') {
       this.logger.debug({ key }, `Cache miss: ${key}`);
       return null;
     }

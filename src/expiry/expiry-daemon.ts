@@ -486,7 +486,13 @@ export class ExpiryDaemon {
       if (batch.length >= this.options.hintBatchSize) break;
     }
     if (this.hints.size > 0) this.hintsDueAt = Date.now();
-    const claim = await this.scripts.claimKeys(this.options.leaseMs, batch);
+    // A hinted key not in the per-key index has its deadline in a slot: the claim then takes
+    // the due slot entries, as many as a hint batch holds.
+    const claim = await this.scripts.claimKeys(
+      this.options.leaseMs,
+      batch,
+      this.options.hintBatchSize,
+    );
     this.logger.debug(
       {
         hinted: batch.length,
@@ -497,7 +503,8 @@ export class ExpiryDaemon {
       'claimed hinted keys',
     );
     if (claim.notYetDue !== undefined) {
-      // Redis expired a key a moment before its recorded deadline: poll at the deadline.
+      // Redis expired a key a moment before its recorded deadline, or the slots' next
+      // deadline is near: poll then.
       const at = Date.now() + Math.max(claim.notYetDue - claim.now, this.options.hintWindowMs);
       this.nextPollAt = Math.min(this.nextPollAt, at);
     }

@@ -1,7 +1,7 @@
 import { LuaScript, type ScriptRunner } from '../redis/lua-script.js';
 import type { RedisKeys } from '../redis/keys.js';
 
-/** One expiration claimed by this daemon (see `expiry-claim-due-4.lua`). */
+/** One expiration claimed by this daemon (see `expiry-claim-due-5.lua`). */
 export interface ClaimedEntry {
   /** The cache key, full name (with the prefix). */
   key: string;
@@ -35,7 +35,7 @@ export interface IndexPeek {
   now: number;
   earliestDue: number | undefined;
   earliestLease: number | undefined;
-  /** Entries in the due index (ZCARD). */
+  /** Entries in the due index (per-key ZCARD + the slots' counter). */
   indexed: number;
   /** Entries already due (score <= now). */
   due: number;
@@ -54,11 +54,11 @@ export const NackOutcome = { leaseLost: 0, retry: 1, dead: 2 } as const;
 export type NackOutcome = (typeof NackOutcome)[keyof typeof NackOutcome];
 
 const scripts = {
-  claimDue: LuaScript.load('expiry-claim-due-4'),
-  claimKeys: LuaScript.load('expiry-claim-keys-4'),
+  claimDue: LuaScript.load('expiry-claim-due-5'),
+  claimKeys: LuaScript.load('expiry-claim-keys-5'),
   ack: LuaScript.load('expiry-ack-3'),
   nack: LuaScript.load('expiry-nack-4'),
-  peek: LuaScript.load('expiry-peek-3'),
+  peek: LuaScript.load('expiry-peek-4'),
   retryDead: LuaScript.load('expiry-retry-dead-3'),
   dropDead: LuaScript.load('expiry-drop-dead-4'),
 };
@@ -76,7 +76,7 @@ export class ExpiryScripts {
 
   private get claimKeysList(): string[] {
     const k = this.keys;
-    return [k.due, k.inflight, k.shadow, k.attempts];
+    return [k.due, k.inflight, k.shadow, k.attempts, k.dueSlots];
   }
 
   /** Claims up to `limit` due entries, then expired leases in the room left. */
@@ -85,10 +85,14 @@ export class ExpiryScripts {
     return parseClaim(reply);
   }
 
-  /** Claims the named cache keys that are still in the due index and due. */
-  async claimKeys(leaseMs: number, cacheKeys: string[]): Promise<Claim> {
+  /**
+   * Claims the named cache keys that are still in the per-key due index and due, and, for
+   * named keys not there (their deadline is in a slot), up to `slotRoom` due slot entries.
+   */
+  async claimKeys(leaseMs: number, cacheKeys: string[], slotRoom: number): Promise<Claim> {
     const reply = await scripts.claimKeys.run(this.redis, this.claimKeysList, [
       leaseMs,
+      slotRoom,
       ...cacheKeys,
     ]);
     return parseClaim(reply);
@@ -115,13 +119,20 @@ export class ExpiryScripts {
     const k = this.keys;
     const args: Array<string | number> = [token, maxAttempts, error];
     for (const it of items) args.push(it.key, Math.round(it.backoffMs));
-    const reply = await scripts.nack.run(this.redis, [k.inflight, k.due, k.attempts, k.dead], args);
+    const reply = await scripts.nack.run(
+      this.redis,
+      [k.inflight, k.dueSlots, k.attempts, k.dead],
+      args,
+    );
     return asArray(reply, 'nack').map((v) => Number(v) as NackOutcome);
   }
 
   async peek(): Promise<IndexPeek> {
     const k = this.keys;
-    const r = asArray(await scripts.peek.run(this.redis, [k.due, k.inflight, k.dead], []), 'peek');
+    const r = asArray(
+      await scripts.peek.run(this.redis, [k.due, k.inflight, k.dead, k.dueSlots], []),
+      'peek',
+    );
     return {
       now: Number(r[0]),
       earliestDue: r[1] == null ? undefined : Number(r[1]),
@@ -135,7 +146,7 @@ export class ExpiryScripts {
   /** Moves a dead letter back to the due index; false when `key` is not a dead letter. */
   async retryDead(key: string): Promise<boolean> {
     const k = this.keys;
-    const r = await scripts.retryDead.run(this.redis, [k.dead, k.due, k.attempts], [key]);
+    const r = await scripts.retryDead.run(this.redis, [k.dead, k.dueSlots, k.attempts], [key]);
     return Number(r) === 1;
   }
 

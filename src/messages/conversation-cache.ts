@@ -103,7 +103,12 @@ export class ConversationCache {
     const res = await ConversationCache.fillScript.run(
       this.opts.redis,
       [keys.conversation(a, b), keys.conversationGeneration(a, b), keys.due],
-      [generation ?? '', this.opts.ttlSeconds, ...latest.map((m) => JSON.stringify(m))],
+      [
+        generation ?? '',
+        this.opts.ttlSeconds,
+        keys.message(''),
+        ...latest.map((m) => JSON.stringify(m)),
+      ],
     );
     return res === 1;
   }

@@ -101,13 +101,21 @@ export interface StatsSnapshot {
 /** Reads the shared stats in one round trip. */
 export async function readStats(redis: RedisClient, keys: RedisKeys): Promise<StatsSnapshot> {
   const now = Date.now();
-  const [counters, instances, backlog, dead] = (await redis
+  const [counters, instances, perKey, slotted, dead] = (await redis
     .multi()
     .hGetAll(keys.statsCounters)
     .hGetAll(keys.statsInstances)
     .zCard(keys.due)
+    .get(keys.dueSlotCount)
     .hLen(keys.dead)
-    .exec()) as unknown as [Record<string, string>, Record<string, string>, number, number];
+    .exec()) as unknown as [
+    Record<string, string>,
+    Record<string, string>,
+    number,
+    string | null,
+    number,
+  ];
+  const backlog = perKey + Math.max(0, Number(slotted ?? 0));
   const n = (f: StatsCounter) => Number(counters[f] ?? 0);
   let ws = 0;
   let p50: number | null = null;

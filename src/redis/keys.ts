@@ -2,11 +2,19 @@
  * Every Redis key this application writes, in one place. See docs/redis-data-model.md.
  *
  * Cache entries (with a TTL, evictable under `volatile-*` policies):
- * - `message:{id}`            STRING, the message JSON (the guide's key)
+ * - `message:{id}`            STRING, the message JSON (the guide's key), or, while the
+ *                             message is in its cached conversation list, `@` + that
+ *                             list's key (src/redis/scripts/lib/message-pointer.lua)
  * - `messages:{a}:{b}`        LIST of message JSON, oldest first, ids sorted (the guide's key)
  *
  * Daemon records (no TTL, so never evicted under a `volatile-*` policy):
- * - `expiry:due`              ZSET member = cache key, score = deadline (ms, Redis clock)
+ * - `expiry:due`              ZSET member = conversation list key, score = deadline (ms,
+ *                             Redis clock): keys whose TTL every write renews
+ * - `expiry:slots`            ZSET slot key → slot start; `expiry:slots:c:<start>` and
+ *                             `expiry:slots:f:<ms>` ZSETs cache key → deadline; and the
+ *                             counter `expiry:slots:count`: the deadlines of keys set once
+ *                             (messages, retries), in small listpack-encoded sorted sets
+ *                             (src/redis/scripts/lib/due-slots.lua)
  * - `expiry:inflight`         ZSET member = cache key, score = lease deadline (ms)
  * - `expiry:shadow`           HASH field = cache key, value = message JSON still to persist
  * - `expiry:attempts`         HASH field = cache key, value = failed attempts so far
@@ -41,9 +49,9 @@ export class RedisKeys {
   }
 
   /**
-   * The six keys a write of one message touches, in the KEYS order of the send and drop
-   * scripts (`send-message-6.lua`, `drop-message-cache-6.lua`): entry, conversation list,
-   * generation, due index, shadows, pending.
+   * The seven keys a write of one message touches, in the KEYS order of the send and drop
+   * scripts (`send-message-7.lua`, `drop-message-cache-7.lua`): entry, conversation list,
+   * generation, due index, shadows, pending, due slots.
    */
   messageWrite(m: { id: string; senderId: string; receiverId: string }): string[] {
     return [
@@ -53,6 +61,7 @@ export class RedisKeys {
       this.due,
       this.shadow,
       this.pending(m.senderId, m.receiverId),
+      this.dueSlots,
     ];
   }
 
@@ -63,6 +72,16 @@ export class RedisKeys {
 
   get due(): string {
     return `${this.prefix}expiry:due`;
+  }
+
+  /** The slotted due index (src/redis/scripts/lib/due-slots.lua); its slots are named after it. */
+  get dueSlots(): string {
+    return `${this.prefix}expiry:slots`;
+  }
+
+  /** Entries in all due slots (a gauge kept by the slot scripts). */
+  get dueSlotCount(): string {
+    return `${this.prefix}expiry:slots:count`;
   }
 
   get inflight(): string {

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import type { RedisKeys } from '../../src/redis/keys.js';
+import { dueEntryCount } from '../helpers/due-index.js';
 import type { Ack } from './load-stats.js';
 import { sleep } from './send-job.js';
 import type { InspectRedis } from './stack.js';
@@ -19,7 +20,7 @@ export interface Verdict {
 /** Sizes of the daemons' records under the stack's prefix. */
 export async function daemonBacklog(redis: InspectRedis, keys: RedisKeys) {
   const [due, inflight, shadow, dead] = await Promise.all([
-    redis.zCard(keys.due),
+    dueEntryCount(redis, keys),
     redis.zCard(keys.inflight),
     redis.hLen(keys.shadow),
     redis.hLen(keys.dead),
@@ -28,8 +29,8 @@ export async function daemonBacklog(redis: InspectRedis, keys: RedisKeys) {
 }
 
 /**
- * Waits until the daemons have processed every expiration: `expiry:due` and
- * `expiry:inflight` empty. Returns how long it took.
+ * Waits until the daemons have processed every expiration: the due index (per-key and
+ * slots) and `expiry:inflight` empty. Returns how long it took.
  * @throws Error with the backlog when it is not drained within `timeoutMs`.
  */
 export async function waitForDrain(

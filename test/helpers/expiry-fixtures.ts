@@ -5,11 +5,12 @@ import type { Message, MessageShadow } from '../../src/messages/message.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
+import { dueEntryCount } from './due-index.js';
 import { createTestContext, type TestContext } from './test-context.js';
 
-// The send path's own script (src/redis/scripts/send-message-6.lua): the daemon tests seed
+// The send path's own script (src/redis/scripts/send-message-7.lua): the daemon tests seed
 // the cache exactly as the API does.
-const sendMessage = LuaScript.load('send-message-6');
+const sendMessage = LuaScript.load('send-message-7');
 
 export interface SeedOptions {
   ttlSeconds: number;
@@ -22,7 +23,7 @@ export interface SeedOptions {
 }
 
 /**
- * Sends `count` messages into the cache exactly as the API's send path does (SET EX, due
+ * Sends `count` messages into the cache exactly as the API's send path does (SET PXAT, due
  * index, shadow and pending entry when `shadow`), and returns them.
  */
 export async function seedMessages(
@@ -73,7 +74,7 @@ export const NO_RECORDS = { due: 0, inflight: 0, shadow: 0, attempts: 0, dead: 0
 /** Sizes of the daemon's records: all zero once every expiration was processed. */
 export async function daemonRecords(redis: RedisClient, keys: RedisKeys) {
   const [due, inflight, shadow, attempts, dead] = await Promise.all([
-    redis.zCard(keys.due),
+    dueEntryCount(redis, keys),
     redis.zCard(keys.inflight),
     redis.hLen(keys.shadow),
     redis.hLen(keys.attempts),

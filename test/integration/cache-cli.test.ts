@@ -8,6 +8,7 @@ import { deadLetterCommand } from '../../src/cli/dead-letter-command.js';
 import { warmCommand } from '../../src/cli/warm-command.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
+import { dueDeadline, dueEntryCount } from '../helpers/due-index.js';
 import { call, signupUser, startTestApi, type TestApi } from '../helpers/api-harness.js';
 import { seedMessages } from '../helpers/expiry-fixtures.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
@@ -98,7 +99,7 @@ describe('cache CLI against a real Redis and MongoDB', function () {
 
   it('clear asks first, removes only cache entries, and keeps the daemon records', async () => {
     await seedMessages(redis, keys, 10, { ttlSeconds: 60, shadow: true });
-    const dueBefore = await redis.zCard(keys.due);
+    const dueBefore = await dueEntryCount(redis, keys);
     const shadowsBefore = await redis.hLen(keys.shadow);
     const no = await cli(ctx, ['clear'], false);
     assert.equal(no.code, EXIT.ABORTED);
@@ -109,7 +110,7 @@ describe('cache CLI against a real Redis and MongoDB', function () {
     assert.equal(yes.code, EXIT.OK);
     assert.ok(JSON.parse(yes.out).removed >= 10);
     assert.equal((await redis.keys(`${keys.prefix}message:*`)).length, 0);
-    assert.equal(await redis.zCard(keys.due), dueBefore);
+    assert.equal(await dueEntryCount(redis, keys), dueBefore);
     assert.equal(await redis.hLen(keys.shadow), shadowsBefore);
   });
 
@@ -119,7 +120,7 @@ describe('cache CLI against a real Redis and MongoDB', function () {
     const s = JSON.parse(r.out);
     assert.equal(typeof s.keys.message, 'number');
     assert.ok(s.memoryBytes > 0);
-    assert.equal(s.backlog, await redis.zCard(keys.due));
+    assert.equal(s.backlog, await dueEntryCount(redis, keys));
     assert.equal(s.deadLetter, 0);
     const human = await cli(ctx, ['stats']);
     assert.match(human.out, /hit rate/);
@@ -141,7 +142,7 @@ describe('cache CLI against a real Redis and MongoDB', function () {
     const retry = await cli(ctx, ['dead-letter', 'retry', rel]);
     assert.equal(retry.code, EXIT.OK, retry.err);
     assert.equal(await redis.hLen(keys.dead), 0);
-    assert.notEqual(await redis.zScore(keys.due, key), null);
+    assert.notEqual(await dueDeadline(redis, keys, key), null);
     assert.equal((await cli(ctx, ['dead-letter', 'retry', rel])).code, EXIT.NOT_FOUND);
 
     await redis.hSet(

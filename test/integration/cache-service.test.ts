@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { CacheService } from '../../src/cache/cache-service.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { RedisKeys } from '../../src/redis/keys.js';
+import { dueDeadline } from '../helpers/due-index.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 describe('CacheService (the guide’s cache service, on a real Redis)', function () {
@@ -49,7 +50,7 @@ describe('CacheService (the guide’s cache service, on a real Redis)', function
       id,
       content: 'hi',
     });
-    const deadline = await redis.zScore(keys.due, keys.message(id));
+    const deadline = await dueDeadline(redis, keys, keys.message(id));
     assert.ok(deadline !== null && deadline >= before + 4000 && deadline <= Date.now() + 5500);
     assert.ok(lines.includes(`Cached: message:${id} (TTL: 5s)`), lines.join('|'));
   });
@@ -114,7 +115,7 @@ describe('CacheService (the guide’s cache service, on a real Redis)', function
       const removed = await cache.clearAll();
       assert.ok(removed >= 2);
       assert.deepEqual(await cache.getKeysByPattern('message*'), []);
-      assert.equal(await redis.exists(keys.due), 1, 'expiry:due kept');
+      assert.equal(await redis.exists(keys.dueSlots), 1, 'expiry:slots kept');
       assert.equal(await redis.exists(keys.shadow), 1, 'expiry:shadow kept');
       assert.equal(await redis.exists(keys.inflight), 1, 'expiry:inflight kept');
       assert.equal(await redis.exists(keys.pending('u1', 'u2')), 1, 'pending kept');

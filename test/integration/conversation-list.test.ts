@@ -7,7 +7,7 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
-const sendScript = LuaScript.load('send-message-6');
+const sendScript = LuaScript.load('send-message-7');
 const SIZE = 5;
 const TTL = 60;
 

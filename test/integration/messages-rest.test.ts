@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { SignJWT } from 'jose';
+import { cachedValue, dropDueEntry, dueDeadline } from '../helpers/due-index.js';
 import { sharedServers, startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, TEST_JWT_SECRET, type TestContext } from '../helpers/test-context.js';
 import {
@@ -130,10 +131,10 @@ describe('messages REST API', function () {
       assert.equal(doc?.conversationId, [s.alice.id, s.bob.id].sort().join(':'));
 
       const key = s.t.keys.message(m.id);
-      assert.deepEqual(JSON.parse((await s.redis.get(key)) ?? 'null'), m);
+      assert.deepEqual(JSON.parse((await cachedValue(s.redis, key)) ?? 'null'), m);
       const ttl = await s.redis.ttl(key);
       assert.ok(ttl > 50 && ttl <= 60, `ttl ${ttl}`);
-      assert.ok((await s.redis.zScore(s.t.keys.due, key)) !== null, 'due entry');
+      assert.ok((await dueDeadline(s.redis, s.t.keys, key)) !== null, 'due entry');
       assert.equal(await s.redis.hExists(s.t.keys.shadow, key), 0, 'no shadow');
       assert.ok(
         Number(await s.redis.get(s.t.keys.conversationGeneration(s.alice.id, s.bob.id))) >= 1,
@@ -347,15 +348,15 @@ describe('messages REST API', function () {
 
       const key = s.t.keys.message(m.id);
       await s.redis.del(key);
-      await s.redis.zRem(s.t.keys.due, key);
+      await dropDueEntry(s.redis, s.t.keys, key);
       const miss = await call(s.t.url, 'GET', `/api/messages/item/${m.id}`, {
         token: s.alice.token,
       });
       assert.equal(miss.status, 200);
       assert.deepEqual(miss.body.message, m);
-      assert.deepEqual(JSON.parse((await s.redis.get(key)) ?? 'null'), m, 're-cached');
+      assert.deepEqual(JSON.parse((await cachedValue(s.redis, key)) ?? 'null'), m, 're-cached');
       assert.ok((await s.redis.ttl(key)) > 50);
-      assert.ok((await s.redis.zScore(s.t.keys.due, key)) !== null, 'due entry again');
+      assert.ok((await dueDeadline(s.redis, s.t.keys, key)) !== null, 'due entry again');
 
       const stranger = await call(s.t.url, 'GET', `/api/messages/item/${m.id}`, {
         token: s.carol.token,

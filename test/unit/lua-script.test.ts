@@ -15,6 +15,6 @@ describe('LuaScript.load', function () {
     }
     const rateLimit = LuaScript.load('rate-limit-1').source;
     assert.match(rateLimit, /local function countSend\(/);
-    assert.match(LuaScript.load('send-message-6').source, /local function countSend\(/);
+    assert.match(LuaScript.load('send-message-7').source, /local function countSend\(/);
   });
 });

@@ -20,8 +20,8 @@
     { 'takeover', id }                  - the earlier request stopped without finishing;
                                           finish it, with the same id
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--!include lib/clock.lua
+local now = nowMs()
 
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'bodyHash', ARGV[2], 'id', ARGV[1], 'state', 'pending', 'at', now)

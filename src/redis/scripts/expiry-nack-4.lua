@@ -1,14 +1,14 @@
 --[[
   Gives back expirations whose processing failed (e.g. MongoDB unreachable): for each
   entry whose lease still carries this claim's token, counts the failed attempt; below
-  the limit the entry goes back to the due index at now + its backoff, otherwise it moves
-  to the dead-letter hash (the shadow stays until the entry is retried or dropped). A
-  backoff of -1 sends it to the dead-letter hash at once (unprocessable, e.g. a corrupt
-  shadow).
+  the limit the entry goes back to the due index (a slot, lib/due-slots.lua) at now + its
+  backoff, otherwise it moves to the dead-letter hash (the shadow stays until the entry is
+  retried or dropped). A backoff of -1 sends it to the dead-letter hash at once
+  (unprocessable, e.g. a corrupt shadow).
 
   Input:
     KEYS[1] {p}expiry:inflight
-    KEYS[2] {p}expiry:due
+    KEYS[2] {p}expiry:slots
     KEYS[3] {p}expiry:attempts
     KEYS[4] {p}expiry:dead
 
@@ -20,8 +20,9 @@
   Output:
     { outcome per pair }: 0 lease lost (another daemon owns it), 1 retry scheduled, 2 dead
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--!include lib/clock.lua
+--!include lib/due-slots.lua
+local now = nowMs()
 local token = tonumber(ARGV[1])
 local maxAttempts = tonumber(ARGV[2])
 local out = {}
@@ -38,7 +39,7 @@ for i = 4, #ARGV, 2 do
       redis.call('HDEL', KEYS[3], key)
       out[#out + 1] = 2
     else
-      redis.call('ZADD', KEYS[2], now + backoff, key)
+      slotAdd(KEYS[2], key, now + math.floor(backoff))
       out[#out + 1] = 1
     end
   else

@@ -1,4 +1,4 @@
--- The claim shared by expiry-claim-due-4 and expiry-claim-keys-4 (after
+-- The claim shared by expiry-claim-due-5 and expiry-claim-keys-5 (after
 -- lib/chunked-call.lua): leases `keys` (due at `deadlines`) with score `token` in KEYS[2]
 -- (expiry:inflight), unlinks their cache keys unless `reclaimed` is 1, and appends five
 -- values per key to `out`: key, deadline, shadow (KEYS[3]) | false, failed attempts
