@@ -74,6 +74,8 @@ export async function startApiServer(
   const metrics = createApiMetrics(wsCount);
   const countCacheLookup = cacheLookupCounter(metrics);
   const local = { cacheHits: 0, cacheMisses: 0, sends: 0 };
+  // The `mode` label of a send accepted into Redis only (made once, not per send).
+  const pendingMode = `${config.persistenceMode}:pending`;
   const stats = new SharedStats(redis, keys, () => ({
     role: 'api',
     wsConnections: wsCount(),
@@ -91,8 +93,7 @@ export async function startApiServer(
         local[hit ? 'cacheHits' : 'cacheMisses']++;
       },
       sent(persisted, transport) {
-        const mode = persisted ? 'write-through' : config.persistenceMode;
-        metrics.sends.inc({ mode: persisted ? mode : `${mode}:pending`, transport });
+        metrics.countSend(persisted ? 'write-through' : pendingMode, transport);
         stats.count('sends');
         local.sends++;
       },

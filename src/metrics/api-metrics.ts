@@ -1,15 +1,19 @@
 import type { Context, Next } from 'koa';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { collectProcessMetrics } from './default-metrics.js';
+import { LeanHistogram, type HistogramSeries } from './lean-histogram.js';
 
 /** Prometheus metrics of one API process (its own registry: no global state). */
 export interface ApiMetrics {
   registry: Registry;
-  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** `http_request_duration_seconds` by method, route and status. */
+  httpDuration: LeanHistogram;
   cacheHits: Counter<'kind'>;
   cacheMisses: Counter<'kind'>;
   sends: Counter<'mode' | 'transport'>;
   wsConnections: Gauge;
+  /** Counts one accepted send in `sends` (cheaply: see {@link createApiMetrics}). */
+  countSend(mode: string, transport: 'rest' | 'ws'): void;
 }
 
 /**
@@ -19,15 +23,20 @@ export interface ApiMetrics {
 export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
   const registry = new Registry();
   collectProcessMetrics(registry);
+  // Sends not yet added to `sends`, by mode: counted in plain numbers and added when the
+  // counter is read (its collect hook runs before every read), because `inc(labels)` hashes
+  // and validates the label object each time and a send is write-behind's hot path.
+  const uncounted = new Map<string, { rest: number; ws: number }>();
   return {
     registry,
-    httpDuration: new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'HTTP request duration by route and status',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
+    httpDuration: new LeanHistogram(
+      'http_request_duration_seconds',
+      'HTTP request duration by route and status',
+      {
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+        registers: [registry],
+      },
+    ),
     cacheHits: new Counter({
       name: 'cache_hits_total',
       help: 'Cache hits by kind of entry (message, conversation)',
@@ -45,6 +54,13 @@ export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
       help: 'Messages accepted, by persistence mode used and transport',
       labelNames: ['mode', 'transport'],
       registers: [registry],
+      collect() {
+        for (const [mode, n] of uncounted) {
+          if (n.rest > 0) this.inc({ mode, transport: 'rest' }, n.rest);
+          if (n.ws > 0) this.inc({ mode, transport: 'ws' }, n.ws);
+        }
+        uncounted.clear();
+      },
     }),
     wsConnections: new Gauge({
       name: 'ws_connections',
@@ -54,6 +70,11 @@ export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
         this.set(countWs());
       },
     }),
+    countSend(mode, transport) {
+      let n = uncounted.get(mode);
+      if (!n) uncounted.set(mode, (n = { rest: 0, ws: 0 }));
+      n[transport]++;
+    },
   };
 }
 
@@ -78,10 +99,11 @@ export function cacheLookupCounter(
  * never the raw path, so ids do not explode the label set.
  */
 export function httpMetricsMiddleware(metrics: ApiMetrics) {
-  // One child per (method, route, status), made once: observing through a child skips
-  // prom-client's hashing of the label object on every request. Few combinations exist:
-  // routes are patterns, methods and statuses are HTTP's.
-  const children = new Map<string, { observe(seconds: number): void }>();
+  // One series per (method, route, status), bound once (few exist: routes are patterns,
+  // methods and statuses are HTTP's), found through nested maps rather than one keyed by a
+  // joined string: the method and route are the same string objects every time (Node's
+  // method table, the router's layer), whose hashes V8 keeps, so nothing is built per request.
+  const series = new Map<string, Map<string, Map<number, HistogramSeries>>>();
   return async function recordHttp(ctx: Context, next: Next): Promise<void> {
     const start = performance.now();
     try {
@@ -89,14 +111,17 @@ export function httpMetricsMiddleware(metrics: ApiMetrics) {
     } finally {
       const matched = (ctx as Context & { _matchedRoute?: string | RegExp })._matchedRoute;
       const route = typeof matched === 'string' ? matched : 'unmatched';
-      const status = String(ctx.status);
-      const key = `${ctx.method} ${route} ${status}`;
-      let child = children.get(key);
-      if (!child) {
-        child = metrics.httpDuration.labels({ method: ctx.method, route, status });
-        children.set(key, child);
+      const { method, status } = ctx;
+      let byRoute = series.get(method);
+      if (!byRoute) series.set(method, (byRoute = new Map()));
+      let byStatus = byRoute.get(route);
+      if (!byStatus) byRoute.set(route, (byStatus = new Map()));
+      let one = byStatus.get(status);
+      if (!one) {
+        one = metrics.httpDuration.series({ method, route, status: String(status) });
+        byStatus.set(status, one);
       }
-      child.observe((performance.now() - start) / 1000);
+      one.observe((performance.now() - start) / 1000);
     }
   };
 }

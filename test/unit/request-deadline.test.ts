@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import { pino } from 'pino';
+import { AppError } from '../../src/errors/app-error.js';
 import { createHttpApp } from '../../src/http/app.js';
 
 /** REQUEST_TIMEOUT_MS: a request whose backend stalls is answered 503, not left hanging. */
@@ -18,6 +19,13 @@ describe('request deadline', function () {
     });
     router.get('/fast', (ctx) => {
       ctx.body = { ok: true };
+    });
+    router.get('/wait/:ms', async (ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, Number(ctx.params.ms)));
+      ctx.body = { waited: Number(ctx.params.ms) };
+    });
+    router.get('/fail', () => {
+      throw new AppError('NOT_FOUND', 'nothing here');
     });
     const app = createHttpApp({
       logger: pino({ level: 'silent' }),
@@ -50,5 +58,36 @@ describe('request deadline', function () {
     const res = await fetch(`${base}/fast`);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { ok: true });
+  });
+
+  it('gives every request its own deadline, counted from its own start', async function () {
+    // Started 100 ms apart: each is answered ~150 ms after its own start (one shared timer).
+    const timed = async (path: string, delay: number) => {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      const started = Date.now();
+      const res = await fetch(`${base}${path}`);
+      await res.arrayBuffer();
+      return { status: res.status, elapsed: Date.now() - started };
+    };
+    const [a, b, c] = await Promise.all([
+      timed('/slow', 0),
+      timed('/slow', 100),
+      timed('/wait/60', 120),
+    ]);
+    assert.equal(a.status, 503);
+    assert.equal(b.status, 503);
+    assert.equal(c.status, 200, 'a request done in time while others expire');
+    for (const { elapsed } of [a, b]) {
+      assert.ok(elapsed >= 140 && elapsed < 600, `answered after ${elapsed} ms`);
+    }
+  });
+
+  it('keeps answering after deadlines expired, and passes handler errors through', async function () {
+    const fast = await fetch(`${base}/wait/10`);
+    assert.equal(fast.status, 200);
+    assert.deepEqual(await fast.json(), { waited: 10 });
+    const fail = await fetch(`${base}/fail`);
+    assert.equal(fail.status, 404);
+    assert.equal(((await fail.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
   });
 });

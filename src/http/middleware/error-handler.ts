@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import { AppError, isAppError } from '../../errors/app-error.js';
 import type { Logger } from '../../logging/logger.js';
 
-/** Status of errors thrown by Koa's body parsing (co-body / raw-body) and `ctx.throw`. */
+/** Status of errors thrown by body reading (json-body.ts, co-body / raw-body) and `ctx.throw`. */
 function httpStatusOf(err: unknown): number | undefined {
   if (err && typeof err === 'object') {
     const e = err as { status?: unknown; statusCode?: unknown };

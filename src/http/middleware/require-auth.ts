@@ -13,7 +13,9 @@ export interface AuthState {
  */
 export function requireAuth(verifyToken: (token: string) => Promise<AuthUser>) {
   return async function authenticate(ctx: Context, next: Next): Promise<void> {
-    const header = ctx.get('Authorization');
+    // `ctx.get('Authorization')` lower-cases the name and looks it up by a computed key on
+    // every request; Node's header names are lower case already.
+    const header = ctx.req.headers.authorization ?? '';
     const match = /^Bearer ([A-Za-z0-9_\-.]+)$/i.exec(header.trim());
     if (!match?.[1]) {
       throw new AppError('UNAUTHORIZED', 'Send Authorization: Bearer <token>');

@@ -5,6 +5,11 @@ import type { MessageService } from '../../messages/message-service.js';
 import { authUser, requireAuth } from '../middleware/require-auth.js';
 
 const MESSAGES_OPEN = Buffer.from('{"messages":');
+/**
+ * What `ctx.type = 'application/json'` sets, set directly: Koa's type setter looks the type
+ * up (mime-types) on every request.
+ */
+const JSON_TYPE = 'application/json; charset=utf-8';
 const MESSAGES_CLOSE = Buffer.from('}');
 
 /**
@@ -22,24 +27,29 @@ export function messageRoutes(
   verifyToken: (token: string) => Promise<AuthUser>,
 ): Router {
   const router = new Router({ prefix: '/api/messages' });
-  router.use(requireAuth(verifyToken));
+  // On each route rather than `router.use(auth)`: the router matches every layer's path and
+  // composes the matched layers' middleware on every request, and a use-layer adds a match
+  // and two functions to each chain. Auth still runs first, and only for a matched route.
+  const auth = requireAuth(verifyToken);
 
-  router.post('/send', async (ctx) => {
-    const header = ctx.get('Idempotency-Key');
+  router.post('/send', auth, async (ctx) => {
+    // Read as `ctx.get('Idempotency-Key')` did, without its per-request lower-casing and
+    // computed lookup (Node joins a repeated header into one string: never an array here).
+    const header = ctx.req.headers['idempotency-key'];
     const result = await messages.send(authUser(ctx).id, ctx.request.body, {
-      idempotencyKey: header === '' ? undefined : header,
+      idempotencyKey: typeof header === 'string' && header !== '' ? header : undefined,
     });
     ctx.status = result.status;
     // The message's JSON is already made (for Redis and the ws frame): reuse it.
-    ctx.type = 'application/json';
+    ctx.set('Content-Type', JSON_TYPE);
     ctx.body = `{"message":${messageJson(result.message)},"persisted":${result.persisted}}`;
   });
 
-  router.get('/item/:messageId', async (ctx) => {
+  router.get('/item/:messageId', auth, async (ctx) => {
     ctx.body = { message: await messages.getMessage(authUser(ctx).id, ctx.params.messageId ?? '') };
   });
 
-  router.patch('/item/:messageId', async (ctx) => {
+  router.patch('/item/:messageId', auth, async (ctx) => {
     ctx.body = {
       message: await messages.editMessage(
         authUser(ctx).id,
@@ -49,12 +59,12 @@ export function messageRoutes(
     };
   });
 
-  router.delete('/item/:messageId', async (ctx) => {
+  router.delete('/item/:messageId', auth, async (ctx) => {
     await messages.deleteMessage(authUser(ctx).id, ctx.params.messageId ?? '');
     ctx.status = 204;
   });
 
-  router.get('/:receiverId', async (ctx) => {
+  router.get('/:receiverId', auth, async (ctx) => {
     const page = await messages.listConversation(
       authUser(ctx).id,
       ctx.params.receiverId ?? '',
@@ -62,7 +72,7 @@ export function messageRoutes(
     );
     ctx.set('X-Cache', page.cache);
     // The page is JSON already (a hit is the cached strings as Redis sent them).
-    ctx.type = 'application/json';
+    ctx.set('Content-Type', JSON_TYPE);
     ctx.body = Buffer.concat([MESSAGES_OPEN, ...page.json, MESSAGES_CLOSE]);
   });
 

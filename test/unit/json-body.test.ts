@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import Router, { type RouterContext } from '@koa/router';
+import { pino } from 'pino';
+import { createHttpApp } from '../../src/http/app.js';
+import { parseStrictJson } from '../../src/http/middleware/json-body.js';
+
+interface Answer {
+  status: number;
+  body: { body?: unknown; rawBody?: unknown; error?: { code: string; message: string } };
+}
+
+/** The body limit of the app under test: small, so that the edges are cheap to reach. */
+const LIMIT = 64;
+
+/**
+ * A request written by hand: `chunks` are written one by one (a pause between them), with
+ * a Content-Length unless `chunked`; `abortAfter` destroys the request after that many chunks.
+ */
+function send(
+  port: number,
+  opts: {
+    method?: string;
+    path?: string;
+    chunks?: Array<string | Buffer>;
+    headers?: Record<string, string>;
+    chunked?: boolean;
+    abortAfter?: number;
+  },
+): Promise<Answer> {
+  const chunks = (opts.chunks ?? []).map((c) => (typeof c === 'string' ? Buffer.from(c) : c));
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: opts.path ?? '/echo',
+        method: opts.method ?? 'POST',
+        headers: {
+          ...(opts.chunked ? {} : { 'content-length': String(length) }),
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as never) : {} }),
+        );
+      },
+    );
+    req.on('error', reject);
+    void (async () => {
+      for (const [i, chunk] of chunks.entries()) {
+        if (opts.abortAfter === i) {
+          req.destroy();
+          resolve({ status: 0, body: {} });
+          return;
+        }
+        req.write(chunk);
+        if (chunks.length > 1) await sleep(20);
+      }
+      req.end();
+    })();
+  });
+}
+
+describe('JSON body reader', function () {
+  let server: http.Server;
+  let port: number;
+  let handled = 0;
+
+  before(async function () {
+    const router = new Router();
+    const echo = (ctx: RouterContext) => {
+      handled++;
+      ctx.body = { body: ctx.request.body ?? null, rawBody: ctx.request.rawBody ?? null };
+    };
+    router.post('/echo', echo).put('/echo', echo).patch('/echo', echo).get('/echo', echo);
+    const app = createHttpApp({
+      logger: pino({ level: 'silent' }),
+      routers: [router],
+      bodyLimit: LIMIT,
+    });
+    server = http.createServer(app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async function () {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('parses an object or an array for POST, PUT and PATCH, whatever the content type', async function () {
+    for (const method of ['POST', 'PUT', 'PATCH']) {
+      const res = await send(port, { method, chunks: ['{"a":1,"b":["x"]}'] });
+      assert.equal(res.status, 200, method);
+      assert.deepEqual(res.body.body, { a: 1, b: ['x'] });
+      assert.equal(res.body.rawBody, '{"a":1,"b":["x"]}');
+    }
+    const list = await send(port, {
+      chunks: [' \n[1,2]'],
+      headers: { 'content-type': 'text/plain' },
+    });
+    assert.deepEqual(list.body.body, [1, 2]);
+  });
+
+  it('gives {} for an empty body and leaves GET bodies unread', async function () {
+    const empty = await send(port, { chunks: [] });
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.body.body, {});
+    const get = await send(port, { method: 'GET', chunks: [] });
+    assert.equal(get.body.body, null);
+  });
+
+  it('reads a body arriving in several chunks, a character split between two', async function () {
+    const text = Buffer.from('{"content":"é😀"}');
+    const cut = text.indexOf(0xf0) + 2; // inside the 4-byte emoji
+    const res = await send(port, {
+      chunks: [text.subarray(0, 5), text.subarray(5, cut), text.subarray(cut)],
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.body, { content: 'é😀' });
+  });
+
+  it('skips a UTF-8 byte order mark', async function () {
+    const res = await send(port, { chunks: ['\ufeff{"a":1}'] });
+    assert.deepEqual(res.body.body, { a: 1 });
+  });
+
+  it('answers 400 BAD_JSON to malformed JSON and to a top-level value that is no object or array', async function () {
+    for (const text of ['{"a":', 'not json', '"a string"', '42', 'null']) {
+      const res = await send(port, { chunks: [text] });
+      assert.equal(res.status, 400, text);
+      assert.equal(res.body.error?.code, 'BAD_JSON', text);
+    }
+  });
+
+  it('answers 400 BAD_JSON to a __proto__ key, at any depth and however escaped', async function () {
+    for (const text of [
+      '{"__proto__":{"admin":true}}',
+      '{"a":{"b":[{"__proto__":{"admin":true}}]}}',
+      '{"\\u005f_proto__":{"admin":true}}',
+      '[{"__proto__" : {"admin":true}}]',
+    ]) {
+      const res = await send(port, { chunks: [text] });
+      assert.equal(res.status, 400, text);
+      assert.equal(res.body.error?.code, 'BAD_JSON', text);
+    }
+    assert.equal(({} as { admin?: unknown }).admin, undefined);
+  });
+
+  it('keeps "constructor" / "prototype" keys as plain data (JSON.parse makes own properties)', async function () {
+    const res = await send(port, { chunks: ['{"constructor":{"prototype":{"admin":true}}}'] });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.body, { constructor: { prototype: { admin: true } } });
+    assert.equal(({} as { admin?: unknown }).admin, undefined);
+  });
+
+  it('accepts a body of exactly the limit and answers 413 PAYLOAD_TOO_LARGE past it', async function () {
+    const fits = `{"p":"${'x'.repeat(LIMIT - 8)}"}`;
+    assert.equal(Buffer.byteLength(fits), LIMIT);
+    assert.equal((await send(port, { chunks: [fits] })).status, 200);
+    const over = `{"p":"${'x'.repeat(LIMIT - 7)}"}`;
+    const big = await send(port, { chunks: [over] });
+    assert.equal(big.status, 413);
+    assert.equal(big.body.error?.code, 'PAYLOAD_TOO_LARGE');
+    // Chunked, with no Content-Length: the limit holds while reading.
+    const chunked = await send(port, {
+      chunks: [over.slice(0, 30), over.slice(30)],
+      chunked: true,
+    });
+    assert.equal(chunked.status, 413);
+    assert.equal(chunked.body.error?.code, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('still reads chunked and gzip-encoded bodies (through @koa/bodyparser)', async function () {
+    const chunked = await send(port, { chunks: ['{"a":', '1}'], chunked: true });
+    assert.equal(chunked.status, 200);
+    assert.deepEqual(chunked.body.body, { a: 1 });
+    const gz = await send(port, {
+      chunks: [gzipSync('{"zipped":true}')],
+      headers: { 'content-encoding': 'gzip' },
+    });
+    assert.equal(gz.status, 200);
+    assert.deepEqual(gz.body.body, { zipped: true });
+  });
+
+  it('survives a client that goes away mid-body: the route never runs', async function () {
+    const before = handled;
+    await send(port, {
+      chunks: ['{"a":', '"b"}'],
+      headers: { 'content-length': '40' },
+      abortAfter: 1,
+    });
+    await sleep(50);
+    assert.equal(handled, before);
+    const next = await send(port, { chunks: ['{"ok":true}'] });
+    assert.deepEqual(next.body.body, { ok: true });
+  });
+});
+
+describe('parseStrictJson', function () {
+  it('parses objects and arrays, {} for an empty text', function () {
+    assert.deepEqual(parseStrictJson('{"a":[1,{"b":null}]}'), { a: [1, { b: null }] });
+    assert.deepEqual(parseStrictJson('\t\r\n [true]'), [true]);
+    assert.deepEqual(parseStrictJson(''), {});
+  });
+
+  it('throws a 400 carrying the text for anything else', function () {
+    for (const text of ['1', '"x"', '{"a"', '{"__proto__":{}}', '{"a":{"__proto__":[]}}']) {
+      assert.throws(
+        () => parseStrictJson(text),
+        (err: Error & { status?: number; body?: unknown }) =>
+          err instanceof SyntaxError && err.status === 400 && err.body === text,
+        text,
+      );
+    }
+  });
+});
