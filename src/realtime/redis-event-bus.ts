@@ -94,6 +94,8 @@ export class RedisEventBus implements EventPublisher {
   private subscriber: RedisClient | undefined;
   /** Set by {@link start}: local delivery needs it, and it is kept until {@link close}. */
   private handler: MessageEventHandler | undefined;
+  /** Whether another process's events are wanted now (see {@link start}). */
+  private wanted: () => boolean = () => true;
   /** Events of this tick not published yet. */
   private batch: Batch | undefined;
 
@@ -135,11 +137,17 @@ export class RedisEventBus implements EventPublisher {
   /**
    * Connects the subscriber connection and subscribes. Resolves once subscribed (it waits
    * through reconnect attempts while Redis is down). Call it once.
+   *
+   * `opts.wanted`, asked for every payload from another process: false = drop it unparsed
+   * (the ws server: no socket is connected here, so no event has a recipient here). On a
+   * busy channel an idle API process otherwise spends its CPU parsing every other
+   * process's events for nobody.
    * @throws Error when already started, or when {@link close} ran before it was subscribed.
    */
-  async start(handler: MessageEventHandler): Promise<void> {
+  async start(handler: MessageEventHandler, opts: { wanted?: () => boolean } = {}): Promise<void> {
     if (this.subscriber) throw new Error('RedisEventBus already started');
     this.handler = handler;
+    if (opts.wanted) this.wanted = opts.wanted;
     const name = `${this.redis.options?.name ?? 'api'}:events`;
     // Queue the SUBSCRIBE instead of failing it while disconnected: it must happen once
     // the connection is up, whatever the command client's fail-fast setting.
@@ -190,7 +198,7 @@ export class RedisEventBus implements EventPublisher {
   /** A payload from the channel: another process's events are parsed, checked and handled. */
   private dispatch(raw: string, handler: MessageEventHandler): void {
     // This process's own events, delivered already by publish().
-    if (raw.startsWith(this.originPrefix)) return;
+    if (raw.startsWith(this.originPrefix) || !this.wanted()) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);

@@ -402,7 +402,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   // --- start -------------------------------------------------------------------------------
 
   server.on('upgrade', onUpgrade);
-  const ready = bus.start(deliver);
+  // With no socket here, no event can have a recipient here: the bus drops them unparsed.
+  const ready = bus.start(deliver, { wanted: () => byUser.size > 0 });
   // Observed here so that a rejection nobody awaits (close before subscribed) is not an
   // unhandled rejection; callers awaiting `ready` still see it.
   ready.catch((err: unknown) => {

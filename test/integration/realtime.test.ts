@@ -613,6 +613,26 @@ describe('realtime ws server (integration)', function () {
       const atA = await a.next((f) => f.type === 'message:new', 1000);
       assert.equal((atA.message as Message).content, 'back');
     });
+    it('drops other processes’ events unparsed while no event is wanted (no socket here)', async function () {
+      const listening = new RedisEventBus({ redis, keys, logger: ctx.logger });
+      // Asked once per payload: the first is unwanted, the next wanted.
+      let asked = 0;
+      const got: string[] = [];
+      await listening.start((event) => got.push((event.message as Message).content ?? ''), {
+        wanted: () => ++asked > 1,
+      });
+      cleanups.push(() => listening.close());
+      const other = new RedisEventBus({ redis, keys, logger: ctx.logger });
+      const bob = newUser('bob');
+      for (const content of ['unwanted', 'wanted']) {
+        const message = newMessage(bob.id, 'x', content);
+        await other.publish({ type: 'message:new', message, recipients: [bob.id] });
+      }
+      await waitUntil('the wanted event', () => got.length > 0, 5000, 10);
+      assert.deepEqual(got, ['wanted']);
+      assert.equal(asked, 2);
+    });
+
     it('resubscribes after the subscriber connection is dropped', async function () {
       const { wsUrl } = await startRealtime();
       const bob = newUser('bob');
