@@ -128,7 +128,7 @@ export const seedPollCost: Scenario = {
         baseline: round(x.baseline * 1000),
       })),
       notes: [
-        `${options.pollKeys} cached messages (1-hour TTL, in the due index), ${seconds} s idle per round measured ${SETTLE_MS / 1000} s after the daemon's start; POLL_INTERVAL_MS 1000`,
+        `${options.pollKeys} cached messages (TTLs of 30–60 min, in the due index's slots), ${seconds} s idle per round measured ${SETTLE_MS / 1000} s after the daemon's start; POLL_INTERVAL_MS 1000`,
         'CPU = the polling process (daemon: process_cpu_seconds_total, which includes its Prometheus default-metrics collection) + Redis used_cpu_user+sys over the window minus Redis idle',
         ...parts,
       ],
