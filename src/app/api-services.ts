@@ -53,7 +53,7 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
     logger,
     defaultTtlSeconds: config.cache.ttlSeconds,
   });
-  const users = UserStore.fromDb(db);
+  const users = UserStore.fromDb(db, { shared: { redis, key: keys.knownUsers } });
   const tokens = new TokenService({ secret: config.auth.jwtSecret });
   const auth = new AuthService(users, tokens);
   const rateLimiter = new SendRateLimiter({

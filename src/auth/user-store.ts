@@ -1,4 +1,5 @@
 import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb';
+import type { RedisClient } from '../redis/redis-client.js';
 
 export const USERS_COLLECTION = 'users';
 
@@ -19,6 +20,11 @@ export interface PublicUser {
 export interface UserStoreOptions {
   /** How many known user ids are remembered in memory. @defaultValue 50000 */
   knownIdsLimit?: number;
+  /**
+   * A Redis SET of the ids seen to exist, shared by every API process (`keys.knownUsers`):
+   * a process that has not seen a user yet learns it there, without MongoDB.
+   */
+  shared?: { redis: Pick<RedisClient, 'sAdd' | 'sIsMember'>; key: string };
 }
 
 /** Thrown by {@link UserStore.create} when the unique username index refuses the insert. */
@@ -31,18 +37,23 @@ export class DuplicateUsernameError extends Error {
 
 /**
  * The `users` collection. Users are never deleted, so a user id once seen to exist stays
- * valid: `exists` remembers them in memory, which also lets a send be accepted (as
- * write-behind) while MongoDB is down, as long as this process has seen the receiver.
+ * valid: `exists` remembers them in memory and, with `shared`, in a Redis SET every API
+ * process reads. That lets a send be accepted (as write-behind) while MongoDB is down, as
+ * long as any process has seen the receiver since the set was introduced (older users are
+ * added on their first lookup). The set is a record without TTL, like the daemon's: never
+ * evicted under `volatile-lru`, about 80 bytes a user.
  */
 export class UserStore {
   private readonly known = new Set<string>();
   private readonly knownLimit: number;
+  private readonly shared: UserStoreOptions['shared'];
 
   constructor(
     readonly collection: Collection<UserDoc>,
     opts: UserStoreOptions = {},
   ) {
     this.knownLimit = opts.knownIdsLimit ?? 50000;
+    this.shared = opts.shared;
   }
 
   static fromDb(db: Db, opts?: UserStoreOptions): UserStore {
@@ -66,24 +77,34 @@ export class UserStore {
       throw err;
     }
     const id = doc._id.toHexString();
-    this.remember(id);
+    await this.remember(id);
     return { id, username };
   }
 
   async findByUsername(username: string): Promise<UserDoc | null> {
     const doc = await this.collection.findOne({ username });
-    if (doc) this.remember(doc._id.toHexString());
+    if (doc) await this.remember(doc._id.toHexString());
     return doc;
   }
 
-  /** Whether a user with this id (24 hex, already validated) exists. */
+  /**
+   * Whether a user with this id (24 hex, already validated) exists: this process's memory,
+   * then the shared set, then MongoDB. An unreachable Redis only skips the shared set.
+   */
   async exists(id: string): Promise<boolean> {
     if (this.known.has(id)) return true;
+    if (this.shared) {
+      const member = await this.shared.redis.sIsMember(this.shared.key, id).catch(() => 0);
+      if (member === 1) {
+        this.rememberHere(id);
+        return true;
+      }
+    }
     const doc = await this.collection.findOne(
       { _id: new ObjectId(id) },
       { projection: { _id: 1 } },
     );
-    if (doc) this.remember(id);
+    if (doc) await this.remember(id);
     return doc !== null;
   }
 
@@ -97,7 +118,13 @@ export class UserStore {
     return docs.map((d) => ({ id: d._id.toHexString(), username: d.username }));
   }
 
-  private remember(id: string): void {
+  /** In this process, and in the shared set (best effort: MongoDB has the user anyway). */
+  private async remember(id: string): Promise<void> {
+    this.rememberHere(id);
+    await this.shared?.redis.sAdd(this.shared.key, id).catch(() => 0);
+  }
+
+  private rememberHere(id: string): void {
     // A plain bounded set: forgetting an id only costs one more lookup.
     if (this.known.size >= this.knownLimit) this.known.clear();
     this.known.add(id);

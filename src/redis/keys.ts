@@ -25,6 +25,8 @@
  * Other:
  * - `convgen:{a}:{b}`         STRING counter bumped by every write to a conversation, so a
  *                             cache fill from MongoDB never overwrites a newer write
+ * - `users:known`             SET of user ids seen to exist (users are never deleted), so a
+ *                             send is checked without MongoDB (src/auth/user-store.ts)
  * - `events`                  pub/sub channel fanning ws events out to every API process
  * - `stats:counters`, `stats:instances`  HASHes of cluster-wide stats (dashboard, CLI)
  */
@@ -112,6 +114,11 @@ export class RedisKeys {
   /** HASH instance id → JSON report of each running API/daemon process. */
   get statsInstances(): string {
     return `${this.prefix}stats:instances`;
+  }
+
+  /** SET of the user ids seen to exist, shared by the API processes (src/auth/user-store.ts). */
+  get knownUsers(): string {
+    return `${this.prefix}users:known`;
   }
 
   rateLimit(userId: string): string {

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { MongoClient, ObjectId } from 'mongodb';
+import { USERS_COLLECTION, UserStore, type UserDoc } from '../../src/auth/user-store.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createTestContext, type TestContext } from '../helpers/test-context.js';
+
+/**
+ * The users known to exist, shared by the API processes through Redis (`users:known`): a
+ * process that never saw a user checks it without MongoDB, so its sends are accepted while
+ * MongoDB is down. Real Redis and MongoDB-protocol servers; "MongoDB down" is a client of
+ * a port nobody listens on.
+ */
+describe('UserStore with the shared set of known users', function () {
+  let ctx: TestContext;
+  let redis: RedisClient;
+  let mongo: MongoClient;
+  let unreachable: MongoClient;
+  let shared: { redis: RedisClient; key: string };
+
+  before(async function () {
+    ctx = createTestContext('userstore');
+    redis = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test' });
+    await redis.connect();
+    shared = { redis, key: new RedisKeys(ctx.config.redis.keyPrefix).knownUsers };
+    mongo = new MongoClient(ctx.config.mongo.uri);
+    await mongo.connect();
+    unreachable = new MongoClient('mongodb://127.0.0.1:9/', { serverSelectionTimeoutMS: 300 });
+  });
+
+  after(async function () {
+    await unreachable?.close();
+    await mongo?.close();
+    await redis?.close();
+    await ctx?.cleanup();
+  });
+
+  const db = () => mongo.db(ctx.config.mongo.db);
+
+  it('a user created by one process exists for another while MongoDB is down', async function () {
+    const one = UserStore.fromDb(db(), { shared });
+    const user = await one.create(`u${Date.now()}`, 'hash');
+    assert.equal(await redis.sIsMember(shared.key, user.id), 1);
+
+    const other = UserStore.fromDb(unreachable.db(ctx.config.mongo.db), { shared });
+    assert.equal(await other.exists(user.id), true);
+    // An id nobody has seen still needs MongoDB, which is down: the error comes through.
+    await assert.rejects(other.exists(new ObjectId().toHexString()));
+    // Without the shared set, the same process could not tell.
+    const alone = UserStore.fromDb(unreachable.db(ctx.config.mongo.db));
+    await assert.rejects(alone.exists(user.id));
+  });
+
+  it('learns users created before the set existed on their first lookup', async function () {
+    const _id = new ObjectId();
+    await db()
+      .collection<UserDoc>(USERS_COLLECTION)
+      .insertOne({ _id, username: `old${Date.now()}`, passwordHash: 'h', createdAt: new Date() });
+    const id = _id.toHexString();
+    assert.equal(await redis.sIsMember(shared.key, id), 0);
+    assert.equal(await UserStore.fromDb(db(), { shared }).exists(id), true);
+    assert.equal(await redis.sIsMember(shared.key, id), 1);
+    assert.equal(
+      await UserStore.fromDb(db(), { shared }).exists(new ObjectId().toHexString()),
+      false,
+    );
+  });
+
+  it('falls back to MongoDB when Redis is unreachable', async function () {
+    const closed = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test-closed' });
+    await closed.connect();
+    await closed.close();
+    const store = UserStore.fromDb(db(), { shared: { redis: closed, key: shared.key } });
+    const user = await store.create(`c${Date.now()}`, 'hash');
+    assert.equal(
+      await UserStore.fromDb(db(), { shared: { redis: closed, key: shared.key } }).exists(user.id),
+      true,
+    );
+  });
+});
