@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { ObjectId } from 'mongodb';
 import type { Message, MessageShadow } from '../../src/messages/message.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
@@ -12,9 +11,10 @@ import type { RedisClient } from '../../src/redis/redis-client.js';
  * messages seeded over several seconds all expire in the same millisecond — a burst.
  * Conversation lists are not created (the send script only extends a cached one).
  */
-const seedScript = slotted(
+const seedScript = LuaScript.inline(
   'bench-seed-burst',
   `
+--!include lib/due-slots.lua
 local deadline = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', deadline)
 slotAdd(KEYS[7], KEYS[1], deadline)
@@ -26,18 +26,6 @@ end
 return 1
 `,
 );
-
-/**
- * A bench script that records deadlines as the system does: `source` runs after
- * src/redis/scripts/lib/due-slots.lua (its `slotAdd`).
- */
-export function slotted(name: string, source: string): LuaScript {
-  const lib = readFileSync(
-    new URL('../../src/redis/scripts/lib/due-slots.lua', import.meta.url),
-    'utf8',
-  );
-  return new LuaScript(name, `${lib}\n${source}`);
-}
 
 /** A plausible chat message between two of `users` users (ids are ObjectIds, as the API's). */
 export function benchMessage(i: number, users: readonly string[], createdAt: number): Message {

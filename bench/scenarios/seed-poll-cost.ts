@@ -1,7 +1,8 @@
 import { ObjectId } from 'mongodb';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { BenchResult } from '../lib/bench-result.js';
-import { benchMessage, benchUsers, slotted } from '../lib/burst-seeder.js';
+import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
+import { LuaScript } from '../../src/redis/lua-script.js';
 import { NodeChild } from '../lib/child.js';
 import { sumSamples } from '../lib/prom-text.js';
 import { redisCpuSeconds } from '../lib/redis-cpu.js';
@@ -11,9 +12,10 @@ import { median, round } from '../lib/stats.js';
 import { scrape, startDaemon } from '../lib/system-processes.js';
 
 /** A message entry with its deadline in the due index's slots, as the send script writes it. */
-const cacheScript = slotted(
+const cacheScript = LuaScript.inline(
   'bench-seed-cached',
   `
+--!include lib/due-slots.lua
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 slotAdd(KEYS[2], KEYS[1], tonumber(ARGV[2]))
 `,

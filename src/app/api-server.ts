@@ -13,11 +13,7 @@ import { userRoutes } from '../http/routes/user-routes.js';
 import type { EventPublisher } from '../messages/message-events.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
 import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
-import {
-  cacheLookupCounter,
-  createApiMetrics,
-  httpMetricsMiddleware,
-} from '../metrics/api-metrics.js';
+import { createApiMetrics, httpMetricsMiddleware } from '../metrics/api-metrics.js';
 import { SharedStats } from '../metrics/shared-stats.js';
 import { metricsRoutes } from '../http/routes/metrics-routes.js';
 import { staticRoutes } from '../http/routes/static-routes.js';
@@ -72,7 +68,6 @@ export async function startApiServer(
   const ref: { realtime?: RealtimeServer } = {};
   const wsCount = () => ref.realtime?.connections() ?? 0;
   const metrics = createApiMetrics(wsCount);
-  const countCacheLookup = cacheLookupCounter(metrics);
   const local = { cacheHits: 0, cacheMisses: 0, sends: 0 };
   // The `mode` label of a send accepted into Redis only (made once, not per send).
   const pendingMode = `${config.persistenceMode}:pending`;
@@ -88,7 +83,7 @@ export async function startApiServer(
     publisher: opts.publisher ?? bus,
     observer: {
       cacheLookup(kind, hit) {
-        countCacheLookup(kind, hit);
+        metrics.countCacheLookup(kind, hit);
         stats.count(hit ? 'cacheHits' : 'cacheMisses');
         local[hit ? 'cacheHits' : 'cacheMisses']++;
       },

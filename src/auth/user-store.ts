@@ -120,6 +120,7 @@ export class UserStore {
 
   /** In this process, and in the shared set (best effort: MongoDB has the user anyway). */
   private async remember(id: string): Promise<void> {
+    if (this.known.has(id)) return; // offered to the shared set when first seen here
     this.rememberHere(id);
     await this.shared?.redis.sAdd(this.shared.key, id).catch(() => 0);
   }

@@ -12,8 +12,30 @@ export interface ApiMetrics {
   cacheMisses: Counter<'kind'>;
   sends: Counter<'mode' | 'transport'>;
   wsConnections: Gauge;
-  /** Counts one accepted send in `sends` (cheaply: see {@link createApiMetrics}). */
+  /** Counts one accepted send in `sends` (cheaply: see {@link PlainCounts}). */
   countSend(mode: string, transport: 'rest' | 'ws'): void;
+  /** Counts one cache lookup in `cacheHits` / `cacheMisses` (cheaply: see {@link PlainCounts}). */
+  countCacheLookup(kind: 'message' | 'conversation', hit: boolean): void;
+}
+
+/**
+ * Counts by label set kept in plain numbers and added to a prom-client counter when it is
+ * read (from the counter's collect hook, which runs before every read): its `inc` — also
+ * through a child from `labels()` — hashes and validates the label object on every call,
+ * and these counts are on the send and read hot paths. Keyed by the label object itself:
+ * callers pass the same few objects every time.
+ */
+class PlainCounts<L extends string> {
+  private readonly counts = new Map<Record<L, string>, number>();
+
+  add(labels: Record<L, string>): void {
+    this.counts.set(labels, (this.counts.get(labels) ?? 0) + 1);
+  }
+
+  flushTo(counter: Counter<L>): void {
+    for (const [labels, n] of this.counts) counter.inc(labels, n);
+    this.counts.clear();
+  }
 }
 
 /**
@@ -23,10 +45,12 @@ export interface ApiMetrics {
 export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
   const registry = new Registry();
   collectProcessMetrics(registry);
-  // Sends not yet added to `sends`, by mode: counted in plain numbers and added when the
-  // counter is read (its collect hook runs before every read), because `inc(labels)` hashes
-  // and validates the label object each time and a send is write-behind's hot path.
-  const uncounted = new Map<string, { rest: number; ws: number }>();
+  const sent = new PlainCounts<'mode' | 'transport'>();
+  const hits = new PlainCounts<'kind'>();
+  const misses = new PlainCounts<'kind'>();
+  // The label objects, made once: by mode (a few strings), and by kind.
+  const sendLabels = new Map<string, Record<'rest' | 'ws', Record<'mode' | 'transport', string>>>();
+  const kindLabels = { message: { kind: 'message' }, conversation: { kind: 'conversation' } };
   return {
     registry,
     httpDuration: new LeanHistogram(
@@ -42,12 +66,18 @@ export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
       help: 'Cache hits by kind of entry (message, conversation)',
       labelNames: ['kind'],
       registers: [registry],
+      collect() {
+        hits.flushTo(this);
+      },
     }),
     cacheMisses: new Counter({
       name: 'cache_misses_total',
       help: 'Cache misses by kind of entry (message, conversation)',
       labelNames: ['kind'],
       registers: [registry],
+      collect() {
+        misses.flushTo(this);
+      },
     }),
     sends: new Counter({
       name: 'messages_sent_total',
@@ -55,11 +85,7 @@ export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
       labelNames: ['mode', 'transport'],
       registers: [registry],
       collect() {
-        for (const [mode, n] of uncounted) {
-          if (n.rest > 0) this.inc({ mode, transport: 'rest' }, n.rest);
-          if (n.ws > 0) this.inc({ mode, transport: 'ws' }, n.ws);
-        }
-        uncounted.clear();
+        sent.flushTo(this);
       },
     }),
     wsConnections: new Gauge({
@@ -71,27 +97,17 @@ export function createApiMetrics(countWs: () => number = () => 0): ApiMetrics {
       },
     }),
     countSend(mode, transport) {
-      let n = uncounted.get(mode);
-      if (!n) uncounted.set(mode, (n = { rest: 0, ws: 0 }));
-      n[transport]++;
+      let labels = sendLabels.get(mode);
+      if (!labels) {
+        labels = { rest: { mode, transport: 'rest' }, ws: { mode, transport: 'ws' } };
+        sendLabels.set(mode, labels);
+      }
+      sent.add(labels[transport]);
+    },
+    countCacheLookup(kind, hit) {
+      (hit ? hits : misses).add(kindLabels[kind]);
     },
   };
-}
-
-/**
- * Counts one cache lookup, through children bound to their label once (the lookup is on
- * the hot read path; `inc({ kind })` would hash the label object every time).
- */
-export function cacheLookupCounter(
-  metrics: ApiMetrics,
-): (kind: 'message' | 'conversation', hit: boolean) => void {
-  const bound = (counter: Counter<'kind'>) => ({
-    message: counter.labels('message'),
-    conversation: counter.labels('conversation'),
-  });
-  const hits = bound(metrics.cacheHits);
-  const misses = bound(metrics.cacheMisses);
-  return (kind, hit) => (hit ? hits : misses)[kind].inc();
 }
 
 /**

@@ -81,9 +81,9 @@ export class RedisKeys {
     return `${this.prefix}expiry:slots`;
   }
 
-  /** Entries in all due slots (a gauge kept by the slot scripts). */
+  /** Entries in all due slots (a gauge kept by the slot scripts, which name it `index:count`). */
   get dueSlotCount(): string {
-    return `${this.prefix}expiry:slots:count`;
+    return `${this.dueSlots}:count`;
   }
 
   get inflight(): string {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
+const SCRIPTS_DIR = new URL('./scripts/', import.meta.url);
+
 /** Anything that can run EVALSHA/EVAL: a client or a MULTI. */
 export interface ScriptRunner {
   evalSha(sha: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -31,12 +33,20 @@ export class LuaScript {
    * piece of logic two scripts share is pasted into both at load time).
    */
   static load(name: string): LuaScript {
-    const dir = new URL('./scripts/', import.meta.url);
-    const source = readFileSync(new URL(`${name}.lua`, dir), 'utf8').replace(
-      /^--!include (lib\/[\w-]+\.lua)$/gm,
-      (_line, file: string) => readFileSync(new URL(file, dir), 'utf8'),
+    return LuaScript.inline(name, readFileSync(new URL(`${name}.lua`, SCRIPTS_DIR), 'utf8'));
+  }
+
+  /**
+   * A script given as text, its `--!include lib/<file>.lua` lines pasted as {@link load}
+   * does (benchmark seeders and tests that write the project's records their own way).
+   */
+  static inline(name: string, source: string): LuaScript {
+    return new LuaScript(
+      name,
+      source.replace(/^--!include (lib\/[\w-]+\.lua)$/gm, (_line, file: string) =>
+        readFileSync(new URL(file, SCRIPTS_DIR), 'utf8'),
+      ),
     );
-    return new LuaScript(name, source);
   }
 
   async run(client: ScriptRunner, keys: string[], args: Array<string | number>): Promise<unknown> {

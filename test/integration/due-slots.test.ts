@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { CacheService } from '../../src/cache/cache-service.js';
 import { ExpiryScripts } from '../../src/expiry/expiry-scripts.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
@@ -9,9 +8,9 @@ import { dueDeadline, dueEntryCount } from '../helpers/due-index.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 /** `slotAdd(KEYS[1], ARGV[i], ARGV[i+1])` for pairs of key, deadline: the lib itself. */
-const addEntries = new LuaScript(
+const addEntries = LuaScript.inline(
   'test-slot-add',
-  `${readFileSync(new URL('../../src/redis/scripts/lib/due-slots.lua', import.meta.url), 'utf8')}
+  `--!include lib/due-slots.lua
 for i = 1, #ARGV, 2 do slotAdd(KEYS[1], ARGV[i], tonumber(ARGV[i + 1])) end
 return 1`,
 );

@@ -24,7 +24,7 @@
 --!include lib/message-pointer.lua
 slotForget(KEYS[7], KEYS[1])
 redis.call('UNLINK', KEYS[1])
-unpointAll(KEYS[2], string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]))
+unpointAll(KEYS[2], messageKeyPrefix(KEYS[1], ARGV[1]))
 redis.call('UNLINK', KEYS[2])
 redis.call('ZREM', KEYS[4], KEYS[2])
 local generation = redis.call('INCR', KEYS[3])

@@ -54,10 +54,7 @@ local due, deadlines =
 local seen = {}
 if #due > 0 then
   callChunked({ 'ZREM', KEYS[1] }, due)
-  for _, key in ipairs(due) do
-    seen[key] = true
-  end
-  claimEntries(out, token, due, deadlines, 0)
+  claimEntries(out, token, due, deadlines, 0, seen)
 end
 local slotted, slotDeadlines = slotClaim(KEYS[5], now, limit - #due, seen)
 claimEntries(out, token, slotted, slotDeadlines, 0)

@@ -65,10 +65,7 @@ for i = 1, #named do
 end
 if #due > 0 then
   callChunked({ 'ZREM', KEYS[1] }, due)
-  for _, key in ipairs(due) do
-    seen[key] = true
-  end
-  claimEntries(out, token, due, deadlines, 0)
+  claimEntries(out, token, due, deadlines, 0, seen)
 end
 
 if unindexed > 0 then

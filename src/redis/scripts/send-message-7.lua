@@ -97,9 +97,9 @@ end
 local listUpdated = 0
 local value = ARGV[1]
 if redis.call('EXISTS', KEYS[2]) == 1 then
+  local msgPrefix = messageKeyPrefix(KEYS[1], ARGV[5])
   local placed = insertSorted(KEYS[2], ARGV[1])
   if placed then
-    local msgPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[5])
     local size = tonumber(ARGV[3])
     local excess = redis.call('LLEN', KEYS[2]) - size
     if excess > 0 then
@@ -120,7 +120,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     end
   else
     -- Not written by this version (or damaged): drop it; the next read fills it again.
-    unpointAll(KEYS[2], string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[5]))
+    unpointAll(KEYS[2], msgPrefix)
     redis.call('UNLINK', KEYS[2])
     redis.call('ZREM', KEYS[4], KEYS[2])
   end

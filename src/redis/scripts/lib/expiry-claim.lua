@@ -4,10 +4,16 @@
 -- values per key to `out`: key, deadline, shadow (KEYS[3]) | false, failed attempts
 -- (KEYS[4]), reclaimed. A reclaimed lease is not unlinked again: its first claim did that,
 -- and the key may have been cached anew since (with a new deadline in the due index).
+-- `seen`, when given, gets every key, so that the slot part of the same claim skips them.
 -- Cache keys are named by the due index, not by KEYS: these scripts assume one node.
-local function claimEntries(out, token, keys, deadlines, reclaimed)
+local function claimEntries(out, token, keys, deadlines, reclaimed, seen)
   if #keys == 0 then
     return
+  end
+  if seen then
+    for _, key in ipairs(keys) do
+      seen[key] = true
+    end
   end
   local leases = {}
   for i = 1, #keys do

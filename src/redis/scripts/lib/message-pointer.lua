@@ -6,6 +6,11 @@
 -- their TTL. Included by the scripts that write conversation lists.
 local POINTER = '@'
 
+-- `{p}message:` from a message entry's key and the message's id.
+local function messageKeyPrefix(messageKey, id)
+  return string.sub(messageKey, 1, #messageKey - #id)
+end
+
 -- The id of a message JSON (ours start with it; others are decoded), or nil.
 local function messageId(json)
   local id = string.match(json, '^{"id":"([^"\\]*)"')
