@@ -42,6 +42,10 @@ function which(cmd) {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
+// A process stopped by a bad variable exits with this code (CONFIG_EXIT_CODE in
+// src/config/config.ts); restarting it would only print the same line again.
+const CONFIG_EXIT_CODE = 78;
+
 const apps = [];
 
 if (!env.REDIS_URL && !env.REDIS_HOST && !answers(6379)) {
@@ -95,6 +99,7 @@ apps.push(
     instances: Number(env.API_INSTANCES ?? 1),
     // SIGINT first: the API stops accepting and finishes in-flight requests.
     kill_timeout: 12000,
+    stop_exit_codes: [CONFIG_EXIT_CODE],
     env: { NODE_ENV: env.NODE_ENV ?? 'development' },
   },
   {
@@ -107,6 +112,7 @@ apps.push(
     // the next ones DAEMON_METRICS_PORT + NODE_APP_INSTANCE (see src/bin/daemon.ts).
     instance_var: 'NODE_APP_INSTANCE',
     kill_timeout: 12000,
+    stop_exit_codes: [CONFIG_EXIT_CODE],
     env: { NODE_ENV: env.NODE_ENV ?? 'development' },
   },
 );

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startMongoServer } from '../../src/local/mongo-server.js';
+import { prepareMongoServerProgram, startMongoServer } from '../../src/local/mongo-server.js';
 import { freePort } from '../../src/local/port-probe.js';
 import { startRedisServer } from '../../src/local/redis-server.js';
 import { onCleanup } from './cleanup.js';
@@ -25,6 +25,7 @@ export interface BenchServers {
 export async function startBenchServers(): Promise<BenchServers> {
   const redisDir = mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
   const mongoDir = mkdtempSync(path.join(os.tmpdir(), 'bench-mongo-'));
+  await prepareMongoServerProgram(); // a first FerretDB build, before any readiness wait
   const [redis, mongo] = await Promise.all([
     freePort().then((port) => startRedisServer({ port, dir: redisDir, persistence: false })),
     freePort().then((port) => startMongoServer({ port, dataDir: mongoDir })),

@@ -48,7 +48,12 @@ export function systemEnv(
     // The benchmark is the only user: a limit would measure 429s, not the system.
     RATE_LIMIT_SENDS: '100000',
     RATE_LIMIT_WINDOW_SECONDS: '1',
+    // Thousands of users sign up from 127.0.0.1.
+    AUTH_RATE_LIMIT_ATTEMPTS: '100000',
+    AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS: '1000000',
     LOG_LEVEL: 'warn',
+    // The API's metrics listener: any free port, so that several API processes can run.
+    METRICS_PORT: '0',
     ...extra,
   };
 }

@@ -1,6 +1,6 @@
-import { LuaScript } from '../../src/redis/lua-script.js';
 import { RedisKeys } from '../../src/redis/keys.js';
-import type { Message } from '../../src/messages/message.js';
+import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
+import { messageJson, type Message } from '../../src/messages/message.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
 import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenario.js';
@@ -41,33 +41,16 @@ function conversations(n: number): Message[][] {
  */
 async function seedSystem(ctx: ScenarioContext, convs: Message[][]): Promise<void> {
   const keys = new RedisKeys('');
-  const send = LuaScript.load('send-message-7');
-  const fill = LuaScript.load('fill-conversation-3');
+  const records = new MessageCacheRecords(ctx.redis, keys);
   const sendOne = (m: Message) =>
-    send.run(ctx.redis, keys.messageWrite(m), [
-      JSON.stringify(m),
-      TTL,
-      PER_CONVERSATION,
-      '',
-      m.id,
-      Date.parse(m.createdAt),
-    ]);
+    records.send(m, { json: messageJson(m), ttl: TTL, listSize: PER_CONVERSATION });
   for (const conv of convs) {
     const [first, ...rest] = conv;
     if (!first) continue;
     await sendOne(first);
-    const generation = await ctx.redis.get(
-      keys.conversationGeneration(first.senderId, first.receiverId),
-    );
-    await fill.run(
-      ctx.redis,
-      [
-        keys.conversation(first.senderId, first.receiverId),
-        keys.conversationGeneration(first.senderId, first.receiverId),
-        keys.due,
-      ],
-      [generation ?? '', TTL, keys.message(''), JSON.stringify(first)],
-    );
+    const { senderId: a, receiverId: b } = first;
+    const generation = await ctx.redis.get(keys.conversationGeneration(a, b));
+    await records.fill(a, b, generation, [messageJson(first)], TTL);
     await Promise.all(rest.map(sendOne));
   }
 }

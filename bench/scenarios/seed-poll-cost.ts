@@ -1,8 +1,8 @@
 import { ObjectId } from 'mongodb';
 import { RedisKeys } from '../../src/redis/keys.js';
+import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
-import { LuaScript } from '../../src/redis/lua-script.js';
 import { NodeChild } from '../lib/child.js';
 import { sumSamples } from '../lib/prom-text.js';
 import { redisCpuSeconds } from '../lib/redis-cpu.js';
@@ -10,16 +10,6 @@ import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenari
 import { sleep } from '../lib/sleep.js';
 import { median, round } from '../lib/stats.js';
 import { scrape, startDaemon } from '../lib/system-processes.js';
-
-/** A message entry with its deadline in the due index's slots, as the send script writes it. */
-const cacheScript = LuaScript.inline(
-  'bench-seed-cached',
-  `
---!include lib/due-slots.lua
-redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
-slotAdd(KEYS[2], KEYS[1], tonumber(ARGV[2]))
-`,
-);
 
 /** How long a fresh daemon runs before its idle cost is measured. */
 const SETTLE_MS = 10000;
@@ -31,6 +21,7 @@ const SETTLE_MS = 10000;
  */
 async function seedCached(ctx: ScenarioContext, count: number): Promise<void> {
   const keys = new RedisKeys('');
+  const records = new MessageCacheRecords(ctx.redis, keys);
   const users = benchUsers(100);
   const start = Date.now();
   const step = 5000;
@@ -41,9 +32,7 @@ async function seedCached(ctx: ScenarioContext, count: number): Promise<void> {
       m.id = new ObjectId().toHexString();
       // TTLs of 30 to 60 min, as a stream of sends would leave them.
       const at = start + 1800_000 + Math.floor((j / count) * 1800_000);
-      work.push(
-        cacheScript.run(ctx.redis, [keys.message(m.id), keys.dueSlots], [JSON.stringify(m), at]),
-      );
+      work.push(records.cacheOne(keys.message(m.id), JSON.stringify(m), { atMs: at }));
     }
     await Promise.all(work);
   }

@@ -1,7 +1,7 @@
 /**
  * Load process of the lag scenarios: creates expirations at a steady rate (RATE per second
  * for SECONDS), each due LEAD_MS after its creation, in one of three forms:
- * - `system`:   the API's send script itself (src/redis/scripts/send-message-7.lua, TTL 1 s)
+ * - `system`:   the API's send script itself (src/redis/scripts/send-message-8.lua, TTL 1 s)
  * - `bullmq`:   a BullMQ delayed job (delay LEAD_MS) on QUEUE
  * - `keyevent`: a plain `SET key PX LEAD_MS` whose name carries its deadline, for the
  *               `__keyevent@0__:expired` subscriber of the guide's design
@@ -10,8 +10,9 @@
  */
 import { Queue } from 'bullmq';
 import { createClient } from 'redis';
-import { LuaScript } from '../../src/redis/lua-script.js';
+import { messageJson } from '../../src/messages/message.js';
 import { RedisKeys } from '../../src/redis/keys.js';
+import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
 import { useNodeRedisForBullmq } from '../lib/bullmq-node-redis.js';
 import { sleep } from '../lib/sleep.js';
@@ -24,8 +25,7 @@ runWorker(async () => {
   const leadMs = Number(env('LEAD_MS'));
   const redis = createClient({ url: env('REDIS_URL') });
   await redis.connect();
-  const keys = new RedisKeys('');
-  const send = LuaScript.load('send-message-7');
+  const records = new MessageCacheRecords(redis, new RedisKeys(''));
   const users = benchUsers(100);
   let queue: Queue | undefined;
   if (mode === 'bullmq') {
@@ -53,14 +53,7 @@ runWorker(async () => {
       } else {
         const m = benchMessage(i, users, now);
         work.push(
-          send.run(redis, keys.messageWrite(m), [
-            JSON.stringify(m),
-            Math.round(leadMs / 1000),
-            100,
-            '',
-            m.id,
-            now,
-          ]),
+          records.send(m, { json: messageJson(m), ttl: Math.round(leadMs / 1000), listSize: 100 }),
         );
       }
     }

@@ -15,7 +15,8 @@ import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.
 import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
 import { createApiMetrics, httpMetricsMiddleware } from '../metrics/api-metrics.js';
 import { SharedStats } from '../metrics/shared-stats.js';
-import { metricsRoutes } from '../http/routes/metrics-routes.js';
+import { statsRoutes } from '../http/routes/stats-routes.js';
+import { serveMetrics } from '../metrics/metrics-server.js';
 import { staticRoutes } from '../http/routes/static-routes.js';
 import { RedisKeys } from '../redis/keys.js';
 import { RedisEventBus } from '../realtime/redis-event-bus.js';
@@ -35,6 +36,8 @@ export interface ApiServer {
   /** Resolves when Redis and MongoDB were reached once and the indexes exist. */
   ready: Promise<void>;
   url: string;
+  /** `http://host:port/metrics`: this process's Prometheus text, on its own listener. */
+  metricsUrl: string;
   /** Stops accepting, finishes in-flight requests, closes the clients. */
   close(): Promise<void>;
 }
@@ -50,6 +53,11 @@ export interface ApiServerOptions {
    * module, which reaches every API process; tests may pass a recording one.
    */
   publisher?: EventPublisher;
+  /**
+   * Port of the metrics listener (0: any free port). Default `config.metrics.port`;
+   * src/bin/api.ts adds the PM2 instance number.
+   */
+  metricsPort?: number;
 }
 
 export async function startApiServer(
@@ -100,7 +108,7 @@ export async function startApiServer(
   const routers: Router[] = [
     messageRoutes(services.messageService, services.verifyToken),
     healthRoutes(() => checkHealth({ redis, mongo, mongoDb: config.mongo.db })),
-    metricsRoutes({ metrics, redis, keys, verifyToken: services.verifyToken }),
+    statsRoutes({ redis, keys, verifyToken: services.verifyToken }),
     authRoutes(services.auth),
     userRoutes(services.auth, services.verifyToken),
     // The chat page at / and the dashboard at /dashboard.
@@ -111,24 +119,49 @@ export async function startApiServer(
     routers,
     before: [httpMetricsMiddleware(metrics)],
     requestTimeoutMs: config.requestTimeoutMs,
+    trustProxy: config.http.trustProxy,
   });
-  const server = http.createServer(app.callback());
+  const server = http.createServer(
+    {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.receiveTimeoutMs,
+      // Node checks those timeouts every 30 s by default: a half-sent request would live on
+      // for up to 30 s past them.
+      connectionsCheckingInterval: 1000,
+    },
+    app.callback(),
+  );
   const rt = createRealtimeServer({
     server,
     bus,
     logger,
     verifyToken: services.verifyToken,
+    maxConnectionsPerUser: config.realtime.maxConnectionsPerUser,
+    allowedOrigins: config.realtime.allowedOrigins,
     sendMessage: (userId, input, o) =>
       services.messageService.send(userId, input, { ...o, transport: 'ws' }),
   });
   ref.realtime = rt;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  const metricsServer = await serveMetrics(
+    metrics.registry,
+    config.metrics.host,
+    opts.metricsPort ?? config.metrics.port,
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (err) {
+    await metricsServer.close();
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  logger.info({ url, redis: config.redis.url, mongo: config.mongo.safeUri }, 'API listening');
+  logger.info(
+    { url, metricsUrl: metricsServer.url, redis: config.redis.url, mongo: config.mongo.safeUri },
+    'API listening',
+  );
 
   const ready = Promise.all([
     redis.connect().then(() => rt.ready),
@@ -147,6 +180,7 @@ export async function startApiServer(
     localStats: () => ({ ...local, wsConnections: wsCount() }),
     ready,
     url,
+    metricsUrl: metricsServer.url,
     async close() {
       abort.abort();
       // ws first: upgraded sockets would keep server.close() waiting.
@@ -156,6 +190,7 @@ export async function startApiServer(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await metricsServer.close();
       await redis.close().catch(() => redis.destroy());
       await mongo.close();
     },

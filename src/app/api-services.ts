@@ -1,5 +1,6 @@
 import type { MongoClient } from 'mongodb';
 import { AuthService } from '../auth/auth-service.js';
+import { AuthThrottle } from '../auth/auth-throttle.js';
 import { TokenService, type AuthUser } from '../auth/token-service.js';
 import { UserStore } from '../auth/user-store.js';
 import { CacheService } from '../cache/cache-service.js';
@@ -36,7 +37,10 @@ export interface ApiServices {
   /** Send / read / edit / delete; the rate limit and idempotency are inside `send`. */
   messageService: MessageService;
   rateLimiter: SendRateLimiter;
-  /** Bearer token → user; throws AppError UNAUTHORIZED. For the ws upgrade too. */
+  /**
+   * Bearer token → user, who must exist; throws AppError UNAUTHORIZED (or
+   * SERVICE_UNAVAILABLE when that cannot be told). For the ws upgrade too.
+   */
   verifyToken(token: string): Promise<AuthUser>;
   /** Creates the MongoDB indexes (users: unique username; messages: conversation order). */
   ensureIndexes(): Promise<void>;
@@ -55,7 +59,14 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
   });
   const users = UserStore.fromDb(db, { shared: { redis, key: keys.knownUsers } });
   const tokens = new TokenService({ secret: config.auth.jwtSecret });
-  const auth = new AuthService(users, tokens);
+  const throttle = new AuthThrottle({
+    redis,
+    keys,
+    perUsername: config.authRateLimit.perUsername,
+    perAddress: config.authRateLimit.perAddress,
+    windowSeconds: config.authRateLimit.windowSeconds,
+  });
+  const auth = new AuthService(users, tokens, throttle);
   const rateLimiter = new SendRateLimiter({
     redis,
     keys,
@@ -91,7 +102,7 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
     auth,
     messageService,
     rateLimiter,
-    verifyToken: tokens.verifyToken,
+    verifyToken: auth.verifyToken,
     async ensureIndexes() {
       await Promise.all([users.ensureIndexes(), messageService.ensureIndexes()]);
     },

@@ -21,7 +21,8 @@ const ID_RE = /^[0-9a-f]{24}$/;
 /**
  * Issues and verifies the API's bearer tokens: HS256 JWTs with `sub` = user id and a
  * `username` claim. Verification accepts HS256 only, so `alg: none` and tokens signed with
- * another algorithm (or key) are rejected like expired ones: 401 `UNAUTHORIZED`.
+ * another algorithm (or key) are rejected like expired ones and like those without `exp`:
+ * 401 `UNAUTHORIZED`.
  */
 export class TokenService {
   /**
@@ -64,7 +65,9 @@ export class TokenService {
   /**
    * The user a token names. Arrow property so it can be handed around unbound
    * (`createApiServices(...).verifyToken`).
-   * @throws AppError UNAUTHORIZED when the token is malformed, forged, expired or not HS256.
+   * Checks the token only, not whether its user exists (see `AuthService.verifyToken`).
+   * @throws AppError UNAUTHORIZED when the token is malformed, forged, expired, without `exp`
+   *   or not HS256.
    */
   readonly verifyToken = async (token: string): Promise<AuthUser> => {
     const hit = this.verified.get(token);
@@ -73,19 +76,26 @@ export class TokenService {
       this.verified.delete(token);
     }
     try {
-      const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
+      // Without `exp` a token would never expire: refused, like one that has expired.
+      const { payload } = await jwtVerify(token, await this.key, {
+        algorithms: ['HS256'],
+        requiredClaims: ['exp', 'sub'],
+      });
       const { sub, username, exp } = payload;
-      if (typeof sub !== 'string' || !ID_RE.test(sub) || typeof username !== 'string') {
+      if (
+        typeof sub !== 'string' ||
+        !ID_RE.test(sub) ||
+        typeof username !== 'string' ||
+        typeof exp !== 'number'
+      ) {
         throw new AppError('UNAUTHORIZED', 'The token is not valid');
       }
       const user = { id: sub, username };
-      if (typeof exp === 'number') {
-        if (this.verified.size >= TokenService.MAX_CACHED) {
-          const oldest = this.verified.keys().next().value;
-          if (oldest !== undefined) this.verified.delete(oldest);
-        }
-        this.verified.set(token, { user, expiresAt: exp * 1000 });
+      if (this.verified.size >= TokenService.MAX_CACHED) {
+        const oldest = this.verified.keys().next().value;
+        if (oldest !== undefined) this.verified.delete(oldest);
       }
+      this.verified.set(token, { user, expiresAt: exp * 1000 });
       return user;
     } catch (err) {
       if (err instanceof AppError) throw err;

@@ -21,6 +21,14 @@ export interface UserStoreOptions {
   /** How many known user ids are remembered in memory. @defaultValue 50000 */
   knownIdsLimit?: number;
   /**
+   * How long an id MongoDB did not find is answered "no such user" without asking it again
+   * (the shared set is still asked first, so a user created meanwhile by another process is
+   * seen at once). @defaultValue 10000
+   */
+  missingIdsTtlMs?: number;
+  /** How many such ids are remembered (the oldest go first). @defaultValue 10000 */
+  missingIdsLimit?: number;
+  /**
    * A Redis SET of the ids seen to exist, shared by every API process (`keys.knownUsers`):
    * a process that has not seen a user yet learns it there, without MongoDB.
    */
@@ -41,11 +49,18 @@ export class DuplicateUsernameError extends Error {
  * process reads. That lets a send be accepted (as write-behind) while MongoDB is down, as
  * long as any process has seen the receiver since the set was introduced (older users are
  * added on their first lookup). The set is a record without TTL, like the daemon's: never
- * evicted under `volatile-lru`, about 80 bytes a user.
+ * evicted under `volatile-lru`, about 80 bytes a user. Ids MongoDB did not find are
+ * remembered briefly, so a flood of checks of a missing id does not read MongoDB each time.
  */
 export class UserStore {
   private readonly known = new Set<string>();
   private readonly knownLimit: number;
+  /** Ids MongoDB did not find → when that answer lapses (ms); insertion-ordered. */
+  private readonly missing = new Map<string, number>();
+  private readonly missingTtlMs: number;
+  private readonly missingLimit: number;
+  /** MongoDB lookups in flight, so that concurrent checks of one id share one read. */
+  private readonly lookups = new Map<string, Promise<boolean>>();
   private readonly shared: UserStoreOptions['shared'];
 
   constructor(
@@ -53,6 +68,8 @@ export class UserStore {
     opts: UserStoreOptions = {},
   ) {
     this.knownLimit = opts.knownIdsLimit ?? 50000;
+    this.missingTtlMs = opts.missingIdsTtlMs ?? 10_000;
+    this.missingLimit = opts.missingIdsLimit ?? 10_000;
     this.shared = opts.shared;
   }
 
@@ -89,7 +106,9 @@ export class UserStore {
 
   /**
    * Whether a user with this id (24 hex, already validated) exists: this process's memory,
-   * then the shared set, then MongoDB. An unreachable Redis only skips the shared set.
+   * then the shared set, then the ids MongoDB recently did not find, then MongoDB (one read
+   * for concurrent checks of one id). An unreachable Redis only skips the shared set.
+   * @throws the driver's error when MongoDB must be asked and cannot be reached.
    */
   async exists(id: string): Promise<boolean> {
     if (this.known.has(id)) return true;
@@ -100,12 +119,13 @@ export class UserStore {
         return true;
       }
     }
-    const doc = await this.collection.findOne(
-      { _id: new ObjectId(id) },
-      { projection: { _id: 1 } },
-    );
-    if (doc) await this.remember(id);
-    return doc !== null;
+    if (this.recentlyMissing(id)) return false;
+    let lookup = this.lookups.get(id);
+    if (!lookup) {
+      lookup = this.lookUp(id).finally(() => this.lookups.delete(id));
+      this.lookups.set(id, lookup);
+    }
+    return lookup;
   }
 
   /** Every user except `exceptId`, by username (at most `limit`). */
@@ -118,6 +138,35 @@ export class UserStore {
     return docs.map((d) => ({ id: d._id.toHexString(), username: d.username }));
   }
 
+  private async lookUp(id: string): Promise<boolean> {
+    const doc = await this.collection.findOne(
+      { _id: new ObjectId(id) },
+      { projection: { _id: 1 } },
+    );
+    if (doc) await this.remember(id);
+    else this.rememberMissing(id);
+    return doc !== null;
+  }
+
+  private recentlyMissing(id: string): boolean {
+    const until = this.missing.get(id);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.missing.delete(id);
+    return false;
+  }
+
+  private rememberMissing(id: string): void {
+    if (this.missingTtlMs <= 0) return;
+    // Re-inserted at the end, so the first entry is always the one to lapse first.
+    this.missing.delete(id);
+    if (this.missing.size >= this.missingLimit) {
+      const oldest = this.missing.keys().next().value;
+      if (oldest !== undefined) this.missing.delete(oldest);
+    }
+    this.missing.set(id, Date.now() + this.missingTtlMs);
+  }
+
   /** In this process, and in the shared set (best effort: MongoDB has the user anyway). */
   private async remember(id: string): Promise<void> {
     if (this.known.has(id)) return; // offered to the shared set when first seen here
@@ -126,6 +175,7 @@ export class UserStore {
   }
 
   private rememberHere(id: string): void {
+    this.missing.delete(id);
     // A plain bounded set: forgetting an id only costs one more lookup.
     if (this.known.size >= this.knownLimit) this.known.clear();
     this.known.add(id);

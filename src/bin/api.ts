@@ -3,8 +3,12 @@ import { onShutdown } from '../lifecycle/shutdown.js';
 import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { boot } from './boot.js';
 
-const { config, logger } = boot('api', { usesTokens: true });
-const api = await startApiServer(config, logger);
+const { config, logger } = boot('api', 'api');
+// PM2 numbers the instances in NODE_APP_INSTANCE; on one host each needs its own metrics
+// port (instance n: METRICS_PORT + n). Port 0 means any free port (logged at start).
+const instance = Number(process.env.NODE_APP_INSTANCE ?? 0) || 0;
+const metricsPort = config.metrics.port === 0 ? 0 : config.metrics.port + instance;
+const api = await startApiServer(config, logger, { metricsPort });
 onShutdown(logger, [{ name: 'api', run: () => api.close() }]);
 
 // pm2 monit / pm2 show: cache hits/misses, hit rate, sends/s, ws connections.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/config.js';
 import { loadEnvFiles } from '../config/load-env.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { exitOnFatal } from '../lifecycle/shutdown.js';
@@ -24,25 +24,24 @@ function developmentSecret(): string {
 }
 
 /**
- * Common start of every entry point: `.env` + `config/<env>.env`, validation (one line and
- * exit code 1 on a bad variable), the logger, fatal-error handlers.
+ * Common start of the API and daemon entry points: `.env` + `config/<env>.env`, validation of
+ * the variables the process reads (one line and exit code {@link CONFIG_EXIT_CODE} on a bad
+ * one, which PM2 does not restart: see ecosystem.config.js), the logger, fatal-error handlers.
  */
-export function boot(
-  name: string,
-  opts: { usesTokens?: boolean } = {},
-): { config: Config; logger: Logger } {
+export function boot(name: string, role: 'api' | 'daemon'): { config: Config; logger: Logger } {
   loadEnvFiles();
   const generateSecret =
-    opts.usesTokens && !process.env.JWT_SECRET && process.env.NODE_ENV !== 'production';
+    role === 'api' && !process.env.JWT_SECRET && process.env.NODE_ENV !== 'production';
   let config: Config;
   try {
     config = loadConfig(
       generateSecret ? { ...process.env, JWT_SECRET: developmentSecret() } : process.env,
+      role,
     );
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
-      process.exit(1);
+      process.exit(CONFIG_EXIT_CODE);
     }
     throw err;
   }

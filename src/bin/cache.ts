@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The cache CLI: `npm run cache -- <command>` (see src/cli/cache-cli.ts for the commands).
 import { createInterface } from 'node:readline/promises';
-import { ConfigError, loadConfig } from '../config/config.js';
+import { CONFIG_EXIT_CODE, ConfigError, loadConfig } from '../config/config.js';
 import { loadEnvFiles } from '../config/load-env.js';
 import { createLogger } from '../logging/logger.js';
 import { runCacheCli } from '../cli/cache-cli.js';
@@ -11,7 +11,7 @@ import { warmCommand } from '../cli/warm-command.js';
 loadEnvFiles();
 let code: number;
 try {
-  const config = loadConfig(process.env);
+  const config = loadConfig(process.env, 'cli');
   // The CLI's lines are its answer; service logs only when asked for (LOG_LEVEL=debug), and
   // on stderr, since stdout may be parsed (--json).
   const level = ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : 'silent';
@@ -38,6 +38,6 @@ try {
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
-  code = 1;
+  code = CONFIG_EXIT_CODE;
 }
 process.exit(code);

@@ -3,7 +3,7 @@ import { onShutdown } from '../lifecycle/shutdown.js';
 import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { boot } from './boot.js';
 
-const { config, logger } = boot('expiry-daemon');
+const { config, logger } = boot('expiry-daemon', 'daemon');
 
 // PM2 runs any number of instances (fork mode) and numbers them in NODE_APP_INSTANCE; on one
 // host each needs its own metrics port. Port 0 means any free port (logged at start).

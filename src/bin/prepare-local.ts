@@ -1,22 +1,32 @@
-// Run by `npm start` before PM2: creates ./data and, when a local MongoDB-protocol server
-// will be needed (MONGODB_URI unset, no mongod on PATH, nothing on 127.0.0.1:27017), builds
-// the embedded FerretDB program once. Kept out of ecosystem.config.js so a slow first build
-// shows its progress here instead of inside PM2.
+// Run by `npm start` before PM2: validates the whole configuration, creates ./data and, when
+// a local MongoDB-protocol server will be needed (MONGODB_URI unset, no mongod on PATH,
+// nothing on 127.0.0.1:27017), builds the embedded FerretDB program once. Kept out of
+// ecosystem.config.js so that a bad variable stops `npm start` before PM2 starts anything,
+// and a slow first build shows its progress here instead of inside PM2.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { CONFIG_EXIT_CODE, ConfigError, loadConfig } from '../config/config.js';
 import { loadEnvFiles } from '../config/load-env.js';
 import { ensureFerretdbBinary, findMongod } from '../local/ferretdb-binary.js';
 import { isPortOpen } from '../local/port-probe.js';
 import { projectRoot } from '../local/project-root.js';
 
 loadEnvFiles();
+try {
+  loadConfig(process.env, 'all');
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(CONFIG_EXIT_CODE);
+}
+
 const root = projectRoot();
 for (const dir of ['data/redis', 'data/ferretdb', 'data/mongo']) {
   mkdirSync(path.join(root, dir), { recursive: true });
 }
 if (!process.env.MONGODB_URI && !findMongod() && !(await isPortOpen('127.0.0.1', 27017))) {
   try {
-    ensureFerretdbBinary(root);
+    await ensureFerretdbBinary(root);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(1);

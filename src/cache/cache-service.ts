@@ -1,7 +1,9 @@
 import type { Logger } from '../logging/logger.js';
 import { escapeGlob, type RedisKeys } from '../redis/keys.js';
-import { LuaScript } from '../redis/lua-script.js';
+import { MessageCacheRecords, type CacheGuard } from '../redis/records/message-cache-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
+
+export type { CacheGuard };
 
 export interface CacheServiceOptions {
   redis: RedisClient;
@@ -11,14 +13,6 @@ export interface CacheServiceOptions {
   defaultTtlSeconds?: number;
   /** COUNT hint of each SCAN step. @defaultValue 500 */
   scanCount?: number;
-}
-
-/** A condition for {@link CacheService.setCache}: write only if `key` still holds `value`. */
-export interface CacheGuard {
-  /** Full key name (e.g. `keys.conversationGeneration(a, b)`). */
-  key: string;
-  /** Expected value; null = the key must not exist. */
-  value: string | null;
 }
 
 /**
@@ -37,8 +31,7 @@ export class CacheService {
   private readonly keys: RedisKeys;
   private readonly logger: Logger;
   private readonly scanCount: number;
-  private static readonly cacheScript = LuaScript.load('cache-message-2');
-  private static readonly readScript = LuaScript.load('read-cache-1');
+  private readonly records: MessageCacheRecords;
   /** TTL of `setCache` without one. */
   readonly defaultTtlSeconds: number;
 
@@ -49,6 +42,7 @@ export class CacheService {
     }
     this.redis = opts.redis;
     this.keys = opts.keys;
+    this.records = new MessageCacheRecords(opts.redis, opts.keys);
     this.logger = opts.logger;
     this.defaultTtlSeconds = ttl;
     this.scanCount = opts.scanCount ?? 500;
@@ -66,14 +60,7 @@ export class CacheService {
     opts: { guard?: CacheGuard } = {},
   ): Promise<boolean> {
     if (!Number.isInteger(ttl) || ttl < 1) throw new TypeError(`ttl must be ≥ 1 s, got ${ttl}`);
-    const keys = [this.full(key), this.keys.dueSlots];
-    const args: Array<string | number> = [JSON.stringify(data), ttl];
-    if (opts.guard) {
-      keys.push(opts.guard.key);
-      args.push(opts.guard.value ?? '');
-    }
-    const res = await CacheService.cacheScript.run(this.redis, keys, args);
-    if (res === 1) {
+    if (await this.records.cacheOne(this.full(key), JSON.stringify(data), ttl, opts.guard)) {
       this.logger.debug({ key, ttl }, `Cached: ${key} (TTL: ${ttl}s)`);
       return true;
     }
@@ -86,8 +73,8 @@ export class CacheService {
    * points into its conversation list is read from there (`read-cache-1.lua`).
    */
   async getCache<T = unknown>(key: string): Promise<T | null> {
-    const raw = await CacheService.readScript.run(this.redis, [this.full(key)], []);
-    if (typeof raw !== 'string') {
+    const raw = await this.readRaw(key);
+    if (raw === null) {
       this.logger.debug({ key }, `Cache miss: ${key}`);
       return null;
     }
@@ -100,6 +87,15 @@ export class CacheService {
       this.logger.warn({ key }, `Cache miss (unparseable entry): ${key}`);
       return null;
     }
+  }
+
+  /**
+   * The string under `key` as every read sees it, unparsed: a message entry that points into
+   * its conversation list gives that list's element (`read-cache-1.lua`). Null when absent,
+   * or when the pointer leads nowhere (the list is gone).
+   */
+  async readRaw(key: string): Promise<string | null> {
+    return this.records.read(this.full(key));
   }
 
   /** Removes `key`; true when it existed. */

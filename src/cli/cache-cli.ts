@@ -12,7 +12,7 @@ export const USAGE = `Usage: npm run cache -- <command> [options]
 Commands:
   stats                         keys by kind, memory, hit rate, backlog, dead-letter
   keys <pattern> [--page N]     cache keys matching a glob under the prefix (SCAN, paged)
-  get <key>                     show a cache entry (e.g. message:<id>)
+  get <key>                     show a cache entry as the API reads it (e.g. message:<id>)
   del <key>                     delete a cache entry (message:* or messages:*)
   clear [--yes]                 delete every cache entry of this application
   dead-letter list|retry|drop [<key>|--all]
@@ -244,10 +244,21 @@ export async function runCacheCli(
         if (type === 'none') throw new CliError(`no such key: ${key}`, EXIT.NOT_FOUND);
         const ttl = await redis.ttl(full);
         let value: unknown;
-        if (type === 'string') value = parseMaybe((await redis.get(full)) ?? '');
-        else if (type === 'list') value = (await redis.lRange(full, 0, -1)).map(parseMaybe);
+        let storedIn: string | undefined;
+        if (type === 'string') {
+          const entry = await readStringEntry(redis, cache, keys, key!);
+          value = entry.value;
+          storedIn = entry.storedIn;
+        } else if (type === 'list') value = (await redis.lRange(full, 0, -1)).map(parseMaybe);
         else value = `(${type})`;
-        print(`${JSON.stringify(value, null, 2)}\n(ttl ${ttl} s)`, { key, type, ttl, value });
+        const where = storedIn === undefined ? '' : `, stored in ${storedIn}`;
+        print(`${JSON.stringify(value, null, 2)}\n(ttl ${ttl} s${where})`, {
+          key,
+          type,
+          ttl,
+          value,
+          ...(storedIn === undefined ? {} : { storedIn }),
+        });
         return EXIT.OK;
       }
       case 'del': {
@@ -288,6 +299,38 @@ export async function runCacheCli(
   } finally {
     if (redis) await redis.close().catch(() => redis?.destroy());
   }
+}
+
+/** First character of a message entry that points into its conversation list. */
+const POINTER = '@';
+
+/**
+ * A string entry as the API reads it (`CacheService.readRaw`): a message that sits in its
+ * cached conversation list is read from there, and `storedIn` names that list.
+ * @throws CliError NOT_FOUND when the key is gone, or points into a list that no longer has it.
+ */
+async function readStringEntry(
+  redis: RedisClient,
+  cache: CacheService,
+  keys: RedisKeys,
+  key: string,
+): Promise<{ value: unknown; storedIn?: string }> {
+  // The pointer itself only says where the message is; its value comes from the read path.
+  const stored = await redis.get(`${keys.prefix}${key}`);
+  const raw = await cache.readRaw(key);
+  const list = stored?.startsWith(POINTER) ? stored.slice(POINTER.length) : undefined;
+  const pointer = list?.startsWith(keys.prefix) ? list.slice(keys.prefix.length) : list;
+  if (raw === null) {
+    throw new CliError(
+      pointer === undefined
+        ? `no such key: ${key}`
+        : `${key} points into ${pointer}, which no longer holds it (the API reads it as a cache miss)`,
+      EXIT.NOT_FOUND,
+    );
+  }
+  return pointer === undefined
+    ? { value: parseMaybe(raw) }
+    : { value: parseMaybe(raw), storedIn: pointer };
 }
 
 function parseMaybe(raw: string): unknown {

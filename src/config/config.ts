@@ -5,6 +5,16 @@ import { z } from 'zod';
 export type PersistenceMode = 'write-through' | 'write-behind';
 
 /**
+ * Which process the configuration is for: each validates only the variables it uses (the
+ * daemon and the CLI never need `JWT_SECRET`); `all` validates every one (`npm start` checks
+ * the whole configuration this way before it starts anything).
+ */
+export type ProcessRole = 'api' | 'daemon' | 'cli' | 'all';
+
+/** Exit code of a process stopped by a bad configuration; PM2 does not restart on it (EX_CONFIG). */
+export const CONFIG_EXIT_CODE = 78;
+
+/**
  * The validated, frozen configuration every process is built from.
  * Read once at start by {@link loadConfig}; passed down, never read from `process.env` again.
  */
@@ -16,6 +26,30 @@ export interface Config {
   readonly host: string;
   /** A request not answered within this is answered 503 (a stalled backend). @defaultValue 10000 */
   readonly requestTimeoutMs: number;
+  readonly http: {
+    /** A client must have sent all request headers within this. @defaultValue 10000 */
+    readonly headersTimeoutMs: number;
+    /** A client must have sent the whole request (headers and body) within this. @defaultValue 15000 */
+    readonly receiveTimeoutMs: number;
+    /** Take the client address from `X-Forwarded-For` (behind a reverse proxy). @defaultValue false */
+    readonly trustProxy: boolean;
+  };
+  /** The API's Prometheus endpoint, on its own listener (instance n: port + n). */
+  readonly metrics: {
+    /** @defaultValue '127.0.0.1' */
+    readonly host: string;
+    /** Instance n listens on port + n, below the daemon's 9465. @defaultValue 9400 */
+    readonly port: number;
+  };
+  readonly realtime: {
+    /** Open ws connections per user on one API process; the next upgrade is refused with 429. @defaultValue 16 */
+    readonly maxConnectionsPerUser: number;
+    /**
+     * Origins (`scheme://host[:port]`) whose pages may open a ws connection, beside the API's
+     * own origin; `['*']` allows any. A request without `Origin` (not a browser) is allowed.
+     */
+    readonly allowedOrigins: readonly string[];
+  };
   readonly redis: {
     /** Connection URL without the password (safe to log). */
     readonly url: string;
@@ -65,6 +99,15 @@ export interface Config {
     readonly sends: number;
     readonly windowSeconds: number;
   };
+  /** Login and sign-up throttling, counted across API processes. */
+  readonly authRateLimit: {
+    /** Failed logins and sign-ups naming one username, per window. @defaultValue 10 */
+    readonly perUsername: number;
+    /** Logins and sign-ups from one client address, per window. @defaultValue 100 */
+    readonly perAddress: number;
+    /** @defaultValue 900 */
+    readonly windowSeconds: number;
+  };
   readonly logLevel: string;
 }
 
@@ -92,12 +135,49 @@ function intVar(min: number, max: number, what: string) {
     .pipe(z.number().int().min(min, message).max(max, message));
 }
 
+function booleanVar() {
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['true', 'false', '1', '0'], { message: 'must be true or false' }))
+    .transform((v) => v === 'true' || v === '1');
+}
+
+const ORIGINS_MESSAGE =
+  'must be * or a comma-separated list of origins such as https://chat.example.com';
+
+/** `*`, or origins exactly as browsers send them (`scheme://host[:port]`, no path). */
+const originsVar = z
+  .string()
+  .trim()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== ''),
+  )
+  .refine(
+    (list) =>
+      (list.length === 1 && list[0] === '*') ||
+      list.every((o) => URL.canParse(o) && new URL(o).origin === o.toLowerCase()),
+    { message: ORIGINS_MESSAGE },
+  )
+  .transform((list) => list.map((o) => o.toLowerCase()));
+
 // One schema entry per variable, so that a failure names exactly one variable.
 const vars = {
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: intVar(0, 65535, 'port').default(3000),
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   REQUEST_TIMEOUT_MS: intVar(100, 600000, 'of milliseconds').default(10000),
+  HEADERS_TIMEOUT_MS: intVar(1000, 600000, 'of milliseconds').default(10000),
+  RECEIVE_TIMEOUT_MS: intVar(1000, 600000, 'of milliseconds').default(15000),
+  TRUST_PROXY: booleanVar().default(false),
+  METRICS_HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
+  METRICS_PORT: intVar(0, 65535, 'port').default(9400),
+  WS_MAX_CONNECTIONS_PER_USER: intVar(1, 10000, 'of connections').default(16),
+  ALLOWED_ORIGINS: originsVar.default([]),
   REDIS_URL: z
     .string()
     .trim()
@@ -140,11 +220,43 @@ const vars = {
   DAEMON_METRICS_HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   RATE_LIMIT_SENDS: intVar(1, 100000, 'of sends').default(30),
   RATE_LIMIT_WINDOW_SECONDS: intVar(1, 3600, 'of seconds').default(10),
+  AUTH_RATE_LIMIT_ATTEMPTS: intVar(1, 100000, 'of attempts').default(10),
+  AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS: intVar(1, 1000000, 'of attempts').default(100),
+  AUTH_RATE_LIMIT_WINDOW_SECONDS: intVar(1, 86400, 'of seconds').default(900),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
 } as const;
 
 type VarName = keyof typeof vars;
 type Parsed = { [K in VarName]: z.output<(typeof vars)[K]> };
+
+/** Variables only the API process reads. */
+const API_ONLY: readonly VarName[] = [
+  'PORT',
+  'HOST',
+  'REQUEST_TIMEOUT_MS',
+  'HEADERS_TIMEOUT_MS',
+  'RECEIVE_TIMEOUT_MS',
+  'TRUST_PROXY',
+  'METRICS_HOST',
+  'METRICS_PORT',
+  'WS_MAX_CONNECTIONS_PER_USER',
+  'ALLOWED_ORIGINS',
+  'JWT_SECRET',
+  'RATE_LIMIT_SENDS',
+  'RATE_LIMIT_WINDOW_SECONDS',
+  'AUTH_RATE_LIMIT_ATTEMPTS',
+  'AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS',
+  'AUTH_RATE_LIMIT_WINDOW_SECONDS',
+];
+/** Variables only the expiry daemon reads. */
+const DAEMON_ONLY: readonly VarName[] = ['DAEMON_METRICS_PORT', 'DAEMON_METRICS_HOST'];
+
+function readBy(role: ProcessRole, name: VarName): boolean {
+  if (role === 'all') return true;
+  if (API_ONLY.includes(name)) return role === 'api';
+  if (DAEMON_ONLY.includes(name)) return role === 'daemon';
+  return true;
+}
 
 function describe(value: string | undefined): string {
   if (value === undefined) return 'is required';
@@ -165,12 +277,17 @@ export function maskUrl(raw: string): string {
 
 /**
  * Validates `env` (normally `process.env` after dotenv) into a frozen {@link Config}.
+ * Variables the `role` does not read keep their defaults and are not validated.
  * @throws ConfigError naming the first variable at fault.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  role: ProcessRole = 'all',
+): Config {
   const out: Partial<Record<VarName, unknown>> = {};
   for (const name of Object.keys(vars) as VarName[]) {
-    const raw = env[name] === '' && name !== 'REDIS_PASSWORD' ? undefined : env[name];
+    const given = readBy(role, name) ? env[name] : undefined;
+    const raw = given === '' && name !== 'REDIS_PASSWORD' ? undefined : given;
     const result = vars[name].safeParse(raw);
     if (!result.success) {
       const issue = result.error.issues[0];
@@ -210,11 +327,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   redisUrl.username = '';
   redisUrl.pathname = '';
 
+  if (v.HEADERS_TIMEOUT_MS > v.RECEIVE_TIMEOUT_MS) {
+    throw new ConfigError(
+      'HEADERS_TIMEOUT_MS:',
+      `(${v.HEADERS_TIMEOUT_MS}) must not exceed RECEIVE_TIMEOUT_MS (${v.RECEIVE_TIMEOUT_MS})`,
+    );
+  }
+
   const env_ = v.NODE_ENV;
   let jwtSecret = v.JWT_SECRET;
   let jwtSecretGenerated = false;
   if (!jwtSecret) {
-    if (env_ === 'production') {
+    if (env_ === 'production' && readBy(role, 'JWT_SECRET')) {
       throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production');
     }
     jwtSecret = randomBytes(32).toString('hex');
@@ -229,6 +353,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: v.PORT,
     host: v.HOST,
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
+      receiveTimeoutMs: v.RECEIVE_TIMEOUT_MS,
+      trustProxy: v.TRUST_PROXY,
+    },
+    metrics: { host: v.METRICS_HOST, port: v.METRICS_PORT },
+    realtime: {
+      maxConnectionsPerUser: v.WS_MAX_CONNECTIONS_PER_USER,
+      allowedOrigins: v.ALLOWED_ORIGINS,
+    },
     redis: {
       url: redisUrl.toString().replace(/\/$/, ''),
       password,
@@ -255,6 +389,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     auth: { jwtSecret, jwtSecretGenerated },
     rateLimit: { sends: v.RATE_LIMIT_SENDS, windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS },
+    authRateLimit: {
+      perUsername: v.AUTH_RATE_LIMIT_ATTEMPTS,
+      perAddress: v.AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS,
+      windowSeconds: v.AUTH_RATE_LIMIT_WINDOW_SECONDS,
+    },
     logLevel,
   });
 }

@@ -8,11 +8,10 @@ import dotenv from 'dotenv';
  * environment win over both, and `.env` wins over `config/`.
  */
 export function loadEnvFiles(root = process.cwd()): void {
-  const files = [
-    path.join(root, '.env'),
-    path.join(root, 'config', `${process.env.NODE_ENV ?? 'development'}.env`),
-  ];
-  for (const file of files) {
+  const load = (file: string) => {
     if (existsSync(file)) dotenv.config({ path: file, quiet: true });
-  }
+  };
+  load(path.join(root, '.env'));
+  // After .env, so that a NODE_ENV set only there picks its defaults file.
+  load(path.join(root, 'config', `${process.env.NODE_ENV ?? 'development'}.env`));
 }

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   USER_NOT_FOUND: { status: 404, message: 'No such user' },
   MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here' },
   USERNAME_TAKEN: { status: 409, message: 'That username is taken' },
   IDEMPOTENCY_CONFLICT: {
     status: 409,
@@ -26,7 +27,9 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open connections for this user' },
   INTERNAL: { status: 500, message: 'Internal error' },
+  NOT_IMPLEMENTED: { status: 501, message: 'This method is not implemented' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'A backing service is unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

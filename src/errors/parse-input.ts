@@ -4,9 +4,14 @@ import { AppError } from './app-error.js';
 /**
  * Validates untrusted input (a body, query or ws frame) with a zod schema; on failure
  * throws 400 `VALIDATION_FAILED` whose message names the first field at fault, e.g.
- * `receiverId: expected string` or `unknown field "__proto__"`.
+ * `receiverId: expected string` or `unknown field "__proto__"`. `noun` names what an unknown
+ * key is to the client (`query parameter` for a query string).
  */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  noun = 'field',
+): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -16,7 +21,7 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
     const names = issue.keys.map((k) => JSON.stringify(k)).join(', ');
     throw new AppError(
       'VALIDATION_FAILED',
-      `unknown field${issue.keys.length > 1 ? 's' : ''} ${names}${where}`,
+      `unknown ${noun}${issue.keys.length > 1 ? 's' : ''} ${names}${where}`,
     );
   }
   const field = issue.path.length ? issue.path.join('.') : 'body';

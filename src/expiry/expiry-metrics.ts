@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../metrics/default-metrics.js';
+import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
 
 /** Where an expiration was learnt of: a keyevent hint or the deadline poll. */
 export type ExpirySource = 'event' | 'poll';
@@ -18,7 +18,7 @@ export class ExpiryMetrics {
   readonly persistFailures: Counter;
   readonly deadLetters: Gauge;
   readonly backlog: Gauge<'state'>;
-  private server: Server | undefined;
+  private server: MetricsServer | undefined;
 
   constructor(opts: { defaultMetrics: boolean; labels?: Record<string, string> }) {
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
@@ -59,33 +59,13 @@ export class ExpiryMetrics {
 
   /** Serves `GET /metrics` in the Prometheus text format; port 0 picks a free port. */
   async listen(host: string, port: number): Promise<AddressInfo> {
-    const server = createServer((req, res) => {
-      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-        return;
-      }
-      this.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-        (err: unknown) =>
-          res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-    return server.address() as AddressInfo;
+    this.server = await serveMetrics(this.registry, host, port);
+    return this.server.address;
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
   }
 }

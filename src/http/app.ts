@@ -15,18 +15,20 @@ export interface HttpAppDeps {
   before?: Koa.Middleware[];
   /** Requests not done by then are answered 503 (see requestDeadline). @defaultValue 10000 */
   requestTimeoutMs?: number;
+  /** Take the client address from `X-Forwarded-For` (Koa's `app.proxy`). @defaultValue false */
+  trustProxy?: boolean;
 }
 
 /** Builds the Koa application (no listening): tests mount it on their own port. */
 export function createHttpApp(deps: HttpAppDeps): Koa {
   const app = new Koa();
-  app.proxy = false;
+  app.proxy = deps.trustProxy ?? false;
   // Errors are answered by errorHandler; Koa's own 'error' event would log them again.
   app.silent = true;
   for (const mw of deps.before ?? []) app.use(mw);
   app.use(errorHandler(deps.logger));
   app.use(requestDeadline(deps.requestTimeoutMs ?? 10000));
-  // Every POST / PUT / PATCH body is parsed as JSON, whatever its declared type.
+  // Every POST / PUT / PATCH body must be application/json (UTF-8) and is parsed as such.
   app.use(jsonBody({ limit: deps.bodyLimit ?? 100 * 1024 }));
   for (const router of deps.routers) {
     app.use(router.routes());

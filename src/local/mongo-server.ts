@@ -22,11 +22,11 @@ export interface RunningMongo {
 }
 
 /** The command that serves MongoDB locally: a real mongod on PATH, else embedded FerretDB. */
-export function mongoServerCommand(opts: MongoServerOptions): {
+export async function mongoServerCommand(opts: MongoServerOptions): Promise<{
   kind: 'mongod' | 'ferretdb';
   command: string;
   args: string[];
-} {
+}> {
   const mongod = findMongod();
   if (mongod) {
     return {
@@ -37,9 +37,17 @@ export function mongoServerCommand(opts: MongoServerOptions): {
   }
   return {
     kind: 'ferretdb',
-    command: ensureFerretdbBinary(),
+    command: await ensureFerretdbBinary(),
     args: ['-listen', `127.0.0.1:${opts.port}`, '-sqlite-dir', opts.dataDir, '-log-level', 'error'],
   };
+}
+
+/**
+ * Makes the local MongoDB-protocol server's program ready (builds FerretDB when no mongod is
+ * on PATH), so that callers can do it before any readiness wait starts.
+ */
+export async function prepareMongoServerProgram(): Promise<void> {
+  if (!findMongod()) await ensureFerretdbBinary();
 }
 
 async function answersPing(uri: string): Promise<boolean> {
@@ -61,7 +69,7 @@ export async function startMongoServer(opts: MongoServerOptions): Promise<Runnin
   if (opts.reuse && (await isPortOpen('127.0.0.1', opts.port)) && (await answersPing(uri))) {
     return { uri, port: opts.port, kind: 'reused', process: undefined, stop: async () => {} };
   }
-  const { kind, command, args } = mongoServerCommand(opts);
+  const { kind, command, args } = await mongoServerCommand(opts);
   mkdirSync(path.resolve(opts.dataDir), { recursive: true });
   const proc = new ManagedProcess(kind, command, args);
   try {

@@ -1,6 +1,6 @@
 import { RESP_TYPES } from 'redis';
 import type { RedisKeys } from '../redis/keys.js';
-import { LuaScript } from '../redis/lua-script.js';
+import { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import { compareMessages, type Message, type MessageShadow } from './message.js';
 
@@ -45,13 +45,13 @@ const CLOSE = Buffer.from(']');
  * (`pending:{a}:{b}` + `expiry:shadow`).
  */
 export class ConversationCache {
-  private static readonly fillScript = LuaScript.load('fill-conversation-3');
-
   /** The same connection, answering strings as Buffers: pages go out as Redis sent them. */
   private readonly raw;
+  private readonly records: MessageCacheRecords;
 
   constructor(private readonly opts: ConversationCacheOptions) {
     this.raw = opts.redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    this.records = new MessageCacheRecords(opts.redis, opts.keys);
   }
 
   /**
@@ -97,20 +97,8 @@ export class ConversationCache {
     generation: string | null,
     messages: Message[],
   ): Promise<boolean> {
-    const latest = messages.slice(-this.opts.size);
-    if (latest.length === 0) return false; // Redis has no empty lists: nothing to cache.
-    const { keys } = this.opts;
-    const res = await ConversationCache.fillScript.run(
-      this.opts.redis,
-      [keys.conversation(a, b), keys.conversationGeneration(a, b), keys.due],
-      [
-        generation ?? '',
-        this.opts.ttlSeconds,
-        keys.message(''),
-        ...latest.map((m) => JSON.stringify(m)),
-      ],
-    );
-    return res === 1;
+    const latest = messages.slice(-this.opts.size).map((m) => JSON.stringify(m));
+    return this.records.fill(a, b, generation, latest, this.opts.ttlSeconds);
   }
 
   /**

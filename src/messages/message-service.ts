@@ -8,7 +8,7 @@ import { isMongoUnavailable, withBackendErrors } from '../errors/backend-errors.
 import { parseInput } from '../errors/parse-input.js';
 import type { Logger } from '../logging/logger.js';
 import { conversationId, RedisKeys } from '../redis/keys.js';
-import { LuaScript } from '../redis/lua-script.js';
+import { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import type { ConversationCache } from './conversation-cache.js';
 import { pageFromCache, uniqueSorted } from './conversation-cache.js';
@@ -107,17 +107,17 @@ export const DEFAULT_PAGE = 50;
  * it, and throws only AppErrors (backend outages become 503 `SERVICE_UNAVAILABLE`).
  */
 export class MessageService {
-  private static readonly sendScript = LuaScript.load('send-message-7');
-  private static readonly dropScript = LuaScript.load('drop-message-cache-7');
   /** Key names relative to the prefix, as CacheService takes them. */
   private static readonly relKeys = new RedisKeys('');
   private readonly o: MessageServiceOptions;
   /** Write-through inserts, sent together when sends overlap (group commit). */
   private readonly inserts: InsertCoalescer<MessageDoc>;
+  private readonly records: MessageCacheRecords;
 
   constructor(opts: MessageServiceOptions) {
     this.o = opts;
     this.inserts = new InsertCoalescer(opts.messages);
+    this.records = new MessageCacheRecords(opts.redis, opts.keys);
   }
 
   /** Creates the indexes conversation reads need. */
@@ -243,7 +243,7 @@ export class MessageService {
     query: unknown = {},
   ): Promise<ConversationPage> {
     const other = assertObjectId(otherId, 'receiverId');
-    const q = parseInput(conversationQuerySchema, query);
+    const q = parseInput(conversationQuerySchema, query, 'query parameter');
     const before = q.before === undefined ? undefined : assertObjectId(q.before, 'before');
     const limit = q.limit ?? DEFAULT_PAGE;
     if (other === userId) {
@@ -499,26 +499,15 @@ export class MessageService {
     shadow: MessageShadow | null,
     countSend = false,
   ): Promise<void> {
-    const keys = this.o.keys.messageWrite(message);
     const json = messageJson(message);
-    const args: Array<string | number> = [
+    const outcome = await this.records.send(message, {
       json,
-      this.o.ttlSeconds,
-      this.o.conversationSize,
-      shadow ? shadowJson(json, shadow.clientMsgId) : '',
-      message.id,
-      Date.parse(message.createdAt),
-    ];
-    if (countSend) {
-      const limit = this.o.rateLimiter.scriptInput(message.senderId);
-      keys.push(...limit.keys);
-      args.push(...limit.args);
-    }
-    const [status, retryInMs] = (await MessageService.sendScript.run(this.o.redis, keys, args)) as [
-      number,
-      number,
-    ];
-    if (status === -1) throw this.o.rateLimiter.rejection(retryInMs);
+      ttl: this.o.ttlSeconds,
+      listSize: this.o.conversationSize,
+      shadow: shadow ? shadowJson(json, shadow.clientMsgId) : undefined,
+      rateLimit: countSend ? this.o.rateLimiter.scriptInput(message.senderId) : undefined,
+    });
+    if (!outcome.sent) throw this.o.rateLimiter.rejection(outcome.retryInMs);
     // Checked first: the arguments (an object, a template string) cost on every send.
     if (this.o.logger.isLevelEnabled('debug')) {
       this.o.logger.debug(
@@ -528,11 +517,9 @@ export class MessageService {
     }
   }
 
-  /** After an edit or delete reached MongoDB: the drop script (see its header). */
+  /** After an edit or delete reached MongoDB: drops every cached copy (MessageCacheRecords.drop). */
   private async dropCached(message: Message): Promise<void> {
-    await MessageService.dropScript.run(this.o.redis, this.o.keys.messageWrite(message), [
-      message.id,
-    ]);
+    await this.records.drop(message);
     this.o.logger.debug({ id: message.id }, `Deleted from cache: message:${message.id}`);
   }
 

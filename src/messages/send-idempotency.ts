@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { RedisKeys } from '../redis/keys.js';
-import { LuaScript } from '../redis/lua-script.js';
+import {
+  IdempotencyRecords,
+  type IdempotencyRecord,
+} from '../redis/records/idempotency-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import type { Message } from './message.js';
 
-/** What an idempotency claim found; see claim-idempotency-1.lua. */
+/** What an idempotency claim found (see IdempotencyRecords.claim), its message parsed. */
 export type IdempotencyClaim =
-  | { state: 'claimed' | 'takeover' | 'busy'; id: string }
-  | { state: 'conflict' }
+  | Exclude<IdempotencyRecord, { state: 'done' }>
   | { state: 'done'; id: string; message: Message; persisted: boolean };
 
 export interface SendIdempotencyOptions {
@@ -34,12 +36,12 @@ export interface SendIdempotencyOptions {
  * a TTL, so `volatile-lru` may evict it under memory pressure).
  */
 export class SendIdempotency {
-  private static readonly claimScript = LuaScript.load('claim-idempotency-1');
-  private static readonly settleScript = LuaScript.load('settle-idempotency-1');
+  private readonly records: IdempotencyRecords;
   private readonly ttlSeconds: number;
   readonly leaseMs: number;
 
-  constructor(private readonly opts: SendIdempotencyOptions) {
+  constructor(opts: SendIdempotencyOptions) {
+    this.records = new IdempotencyRecords(opts.redis, opts.keys);
     this.ttlSeconds = opts.ttlSeconds ?? 86400;
     this.leaseMs = opts.leaseMs ?? 10000;
   }
@@ -61,56 +63,33 @@ export class SendIdempotency {
     proposedId: string,
     bodyHash: string,
   ): Promise<IdempotencyClaim> {
-    const res = (await SendIdempotency.claimScript.run(
-      this.opts.redis,
-      [this.opts.keys.idempotency(userId, key)],
-      [proposedId, bodyHash, this.ttlSeconds, this.leaseMs],
-    )) as Array<string | null>;
-    const [state, id, message, persisted] = res;
-    if (state === 'conflict') return { state };
-    if (state === 'done' && id && message) {
-      return { state, id, message: JSON.parse(message) as Message, persisted: persisted === '1' };
-    }
-    if ((state === 'claimed' || state === 'takeover' || state === 'busy') && id) {
-      return { state, id };
-    }
-    throw new Error(`unexpected idempotency claim answer ${JSON.stringify(res)}`);
+    const found = await this.records.claim(userId, key, {
+      id: proposedId,
+      bodyHash,
+      ttlSeconds: this.ttlSeconds,
+      leaseMs: this.leaseMs,
+    });
+    if (found.state !== 'done') return found;
+    const message = JSON.parse(found.messageJson) as Message;
+    return { state: 'done', id: found.id, message, persisted: found.persisted };
   }
 
   /** Remembers the stored message for retries. */
   async done(userId: string, key: string, message: Message, persisted: boolean): Promise<void> {
-    await this.settle(
-      userId,
-      key,
-      'done',
-      message.id,
-      JSON.stringify(message),
-      persisted ? '1' : '0',
-    );
+    await this.records.settle(userId, key, message.id, {
+      action: 'done',
+      messageJson: JSON.stringify(message),
+      persisted,
+    });
   }
 
   /** Forgets a claim whose request was refused before writing anything. */
   async release(userId: string, key: string, id: string): Promise<void> {
-    await this.settle(userId, key, 'release', id, '', '0');
+    await this.records.settle(userId, key, id, { action: 'release' });
   }
 
   /** Ends the lease of a claim whose write failed midway: a retry takes over at once. */
   async abandon(userId: string, key: string, id: string): Promise<void> {
-    await this.settle(userId, key, 'abandon', id, '', '0');
-  }
-
-  private async settle(
-    userId: string,
-    key: string,
-    action: 'done' | 'release' | 'abandon',
-    id: string,
-    message: string,
-    persisted: string,
-  ): Promise<void> {
-    await SendIdempotency.settleScript.run(
-      this.opts.redis,
-      [this.opts.keys.idempotency(userId, key)],
-      [action, id, message, persisted],
-    );
+    await this.records.settle(userId, key, id, { action: 'abandon' });
   }
 }

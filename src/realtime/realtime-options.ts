@@ -55,9 +55,21 @@ export interface RealtimeServerOptions {
   maxQueuedFrames?: number;
   /** How long `close()` waits for clients to answer the close handshake before terminating them. @defaultValue 2000 */
   closeGraceMs?: number;
+  /**
+   * Open sockets per user on this server; the next upgrade of that user is refused with 429
+   * `TOO_MANY_CONNECTIONS` until one closes. @defaultValue 16
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Origins (`scheme://host[:port]`) whose pages may open a socket, besides the server's own
+   * (`http(s)://` + the request's `Host`); `['*']` allows any. An upgrade with another
+   * `Origin` is refused with 403 `FORBIDDEN`; one without `Origin` (not a browser) is
+   * allowed. @defaultValue [] (own origin only)
+   */
+  allowedOrigins?: readonly string[];
 }
 
-/** The defaults of the optional numeric and path options. */
+/** The defaults of the optional options (all but `bus`, `redis` and `keys`). */
 export const REALTIME_DEFAULTS = Object.freeze({
   path: '/ws',
   heartbeatMs: 30_000,
@@ -65,6 +77,8 @@ export const REALTIME_DEFAULTS = Object.freeze({
   maxPayload: 64 * 1024,
   maxQueuedFrames: 32,
   closeGraceMs: 2_000,
+  maxConnectionsPerUser: 16,
+  allowedOrigins: Object.freeze([]) as readonly string[],
 });
 
 /** Options after defaults and checks; `bus` is set or `redis` and `keys` both are. */
@@ -112,7 +126,23 @@ export function resolveRealtimeOptions(opts: RealtimeServerOptions): ResolvedRea
   checkInt('maxPayload', o.maxPayload, 1, 100 * 1024 * 1024);
   checkInt('maxQueuedFrames', o.maxQueuedFrames, 1, 10_000);
   checkInt('closeGraceMs', o.closeGraceMs, 0, MAX_TIMER_MS);
-  return o;
+  checkInt('maxConnectionsPerUser', o.maxConnectionsPerUser, 1, 10_000);
+  return { ...o, allowedOrigins: checkOrigins(o.allowedOrigins) };
+}
+
+/** The origins as browsers send them (lower case), or `['*']`. */
+function checkOrigins(value: unknown): readonly string[] {
+  const message =
+    'The "allowedOrigins" option must be ["*"] or an array of origins such as "https://chat.example.com"';
+  if (!Array.isArray(value)) throw new TypeError(message);
+  if (value.length === 1 && value[0] === '*') return Object.freeze(['*']);
+  const origins = value.map((o: unknown) => {
+    if (typeof o !== 'string' || !URL.canParse(o) || new URL(o).origin !== o.toLowerCase()) {
+      throw new TypeError(`${message}; got ${JSON.stringify(o)}`);
+    }
+    return o.toLowerCase();
+  });
+  return Object.freeze(origins);
 }
 
 function checkInt(name: string, value: unknown, min: number, max: number): void {

@@ -77,13 +77,16 @@ interface Client {
 /**
  * Attaches the ws endpoint (`/ws` by default) to an existing HTTP server.
  *
- * Upgrades are authenticated before the handshake (a `Authorization: Bearer` header, or
- * `?token=` for browsers, which cannot set headers on a WebSocket); a refusal is a plain
- * HTTP response with the usual `{ "error": { code, message } }` body. Client frames are
- * JSON objects with a `type`: `message:send` (handled by the injected `sendMessage`, so
- * REST and ws share validation and rate limiting) and `ping`. Events from the bus are sent
- * as `{ type, message }` to every socket of every recipient connected to this process: the
- * frame is serialized once per event (by the bus) and sent to every socket as the same Buffer.
+ * Upgrades are checked before the handshake: the `Origin` (when a browser sends one: the
+ * server's own origin or one of `allowedOrigins`, else 403), the token (a `Authorization:
+ * Bearer` header, or `?token=` for browsers, which cannot set headers on a WebSocket; else
+ * 401) and the user's open sockets (at most `maxConnectionsPerUser`, else 429
+ * `TOO_MANY_CONNECTIONS`); a refusal is a plain HTTP response with the usual
+ * `{ "error": { code, message } }` body. Client frames are JSON objects with a `type`:
+ * `message:send` (handled by the injected `sendMessage`, so REST and ws share validation
+ * and rate limiting) and `ping`. Events from the bus are sent as `{ type, message }` to
+ * every socket of every recipient connected to this process: the frame is serialized once
+ * per event (by the bus) and sent to every socket as the same Buffer.
  *
  * @throws TypeError for invalid or contradictory options (see `resolveRealtimeOptions`).
  */
@@ -110,8 +113,16 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   let closing: Promise<void> | undefined;
   /** Sockets handed to ws: no HTTP answer may be written to them any more. */
   const upgraded = new WeakSet<Duplex>();
+  /**
+   * Sockets per user, from the accepted upgrade until the socket closes. A slot is taken
+   * synchronously before the handshake, so concurrent upgrades of one user (each awaiting
+   * its token check) cannot all pass the limit.
+   */
+  const slots = new Map<string, number>();
+  const anyOrigin = opts.allowedOrigins[0] === '*';
+  const allowedOrigins = new Set(opts.allowedOrigins);
 
-  // --- upgrade: path, then authentication, then the ws handshake --------------------------
+  // --- upgrade: path, Origin, token, the user's slot, then the ws handshake --------------
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Node removed its own 'error' listener from an upgraded socket; without one, a reset
@@ -140,6 +151,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       rejectUpgrade(socket, 503, 'SERVICE_UNAVAILABLE', 'The server is shutting down');
       return;
     }
+    if (!originAllowed(req)) {
+      log.debug({ origin: req.headers.origin }, 'ws upgrade refused: origin not allowed');
+      rejectUpgrade(socket, 403, 'FORBIDDEN', 'Pages of this origin may not open a WebSocket here');
+      return;
+    }
     const token = tokenOf(req, url);
     if (token === undefined) {
       rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'A bearer token is required', BEARER);
@@ -165,10 +181,53 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       rejectUpgrade(socket, 503, 'SERVICE_UNAVAILABLE', 'The server is shutting down');
       return;
     }
+    if (!takeSlot(user.id, socket)) {
+      log.debug({ userId: user.id }, 'ws upgrade refused: too many connections');
+      rejectUpgrade(
+        socket,
+        429,
+        'TOO_MANY_CONNECTIONS',
+        `At most ${opts.maxConnectionsPerUser} open connections per user`,
+      );
+      return;
+    }
     // From here ws owns the socket and its errors.
     socket.off('error', ignoreSocketError);
     upgraded.add(socket);
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket, user));
+  }
+
+  /**
+   * A browser's page may connect from the server's own origin (the pages it serves: the
+   * request's `Host` under http or https) or from a listed one; clients that send no
+   * `Origin` are not browsers, which are what the check protects.
+   */
+  function originAllowed(req: IncomingMessage): boolean {
+    const { origin, host } = req.headers;
+    if (origin === undefined || anyOrigin) return true;
+    const wanted = origin.toLowerCase();
+    if (allowedOrigins.has(wanted)) return true;
+    if (host === undefined) return false;
+    return ['http', 'https'].some((scheme) => {
+      const own = `${scheme}://${host}`;
+      // Through URL, so that a default port in Host (`:443`) matches the origin without it.
+      return URL.canParse(own) && new URL(own).origin === wanted;
+    });
+  }
+
+  /** Takes one of the user's slots until `socket` closes; false when none is free. */
+  function takeSlot(userId: string, socket: Duplex): boolean {
+    const taken = slots.get(userId) ?? 0;
+    if (taken >= opts.maxConnectionsPerUser) return false;
+    slots.set(userId, taken + 1);
+    // 'close' of the connection comes whatever happens next: a handshake ws aborts, a socket
+    // gone before the handshake, or the end of an open WebSocket.
+    socket.once('close', () => {
+      const left = (slots.get(userId) ?? 1) - 1;
+      if (left > 0) slots.set(userId, left);
+      else slots.delete(userId);
+    });
+    return true;
   }
 
   // --- connections -----------------------------------------------------------------------

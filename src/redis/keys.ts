@@ -1,5 +1,7 @@
 /**
- * Every Redis key this application writes, in one place. See docs/redis-data-model.md.
+ * Every Redis key this application writes, in one place. See docs/redis-data-model.md. The
+ * KEYS order of each Lua script is kept by its typed class (src/redis/records/,
+ * src/expiry/expiry-scripts.ts).
  *
  * Cache entries (with a TTL, evictable under `volatile-*` policies):
  * - `message:{id}`            STRING, the message JSON (the guide's key), or, while the
@@ -27,6 +29,9 @@
  *                             cache fill from MongoDB never overwrites a newer write
  * - `users:known`             SET of user ids seen to exist (users are never deleted), so a
  *                             send is checked without MongoDB (src/auth/user-store.ts)
+ * - `ratelimit:send:{userId}` fixed-window counter of a user's sends (with the window's TTL)
+ * - `ratelimit:auth:user:{username}`, `ratelimit:auth:addr:{address}`  fixed-window counters
+ *                             of login and sign-up attempts (with the window's TTL)
  * - `events`                  pub/sub channel fanning ws events out to every API process
  * - `stats:counters`, `stats:instances`  HASHes of cluster-wide stats (dashboard, CLI)
  */
@@ -48,23 +53,6 @@ export class RedisKeys {
 
   pending(userA: string, userB: string): string {
     return `${this.prefix}pending:${conversationId(userA, userB)}`;
-  }
-
-  /**
-   * The seven keys a write of one message touches, in the KEYS order of the send and drop
-   * scripts (`send-message-7.lua`, `drop-message-cache-7.lua`): entry, conversation list,
-   * generation, due index, shadows, pending, due slots.
-   */
-  messageWrite(m: { id: string; senderId: string; receiverId: string }): string[] {
-    return [
-      this.message(m.id),
-      this.conversation(m.senderId, m.receiverId),
-      this.conversationGeneration(m.senderId, m.receiverId),
-      this.due,
-      this.shadow,
-      this.pending(m.senderId, m.receiverId),
-      this.dueSlots,
-    ];
   }
 
   /** `pending:{a}:{b}` for a conversation id as stored on messages. */
@@ -123,6 +111,16 @@ export class RedisKeys {
 
   rateLimit(userId: string): string {
     return `${this.prefix}ratelimit:send:${userId}`;
+  }
+
+  /** Counter of the failed logins and the sign-ups naming `username` (src/auth/auth-throttle.ts). */
+  authAttemptsByUsername(username: string): string {
+    return `${this.prefix}ratelimit:auth:user:${username}`;
+  }
+
+  /** Counter of the logins and sign-ups from one client address (src/auth/auth-throttle.ts). */
+  authAttemptsByAddress(address: string): string {
+    return `${this.prefix}ratelimit:auth:addr:${address}`;
   }
 
   idempotency(userId: string, key: string): string {

@@ -3,11 +3,19 @@ import { readFileSync } from 'node:fs';
 
 const SCRIPTS_DIR = new URL('./scripts/', import.meta.url);
 
+/** What follows `--!include` on an include line. */
+const INCLUDE_TARGET = /^ (lib\/[\w-]+\.lua)$/;
+/** A script's name ends in its number of KEYS: `send-message-8`. */
+const KEY_COUNT = /-(\d+)$/;
+
 /** Anything that can run EVALSHA/EVAL: a client or a MULTI. */
 export interface ScriptRunner {
   evalSha(sha: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
   eval(script: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
+
+/** The text of an included file (`lib/<file>.lua`), or undefined when there is none. */
+export type IncludeReader = (file: string) => string | undefined;
 
 /**
  * A Lua script loaded once from `src/redis/scripts/<name>.lua`, run by EVALSHA with a
@@ -18,6 +26,8 @@ export interface ScriptRunner {
 export class LuaScript {
   readonly sha1: string;
   readonly source: string;
+  /** The KEYS every call passes: the number the name ends in (none for an inline script). */
+  readonly keyCount: number | undefined;
 
   constructor(
     readonly name: string,
@@ -25,31 +35,30 @@ export class LuaScript {
   ) {
     this.source = source;
     this.sha1 = createHash('sha1').update(source).digest('hex');
+    const count = KEY_COUNT.exec(name)?.[1];
+    this.keyCount = count === undefined ? undefined : Number(count);
   }
 
-  /**
-   * Loads `scripts/<name>.lua` next to this module (in src/ or dist/). A line
-   * `--!include lib/<file>.lua` is replaced by that file (Redis runs each script alone, so a
-   * piece of logic two scripts share is pasted into both at load time).
-   */
+  /** Loads `scripts/<name>.lua` next to this module (in src/ or dist/), its includes pasted. */
   static load(name: string): LuaScript {
-    return LuaScript.inline(name, readFileSync(new URL(`${name}.lua`, SCRIPTS_DIR), 'utf8'));
+    const file = `${name}.lua`;
+    const source = readScriptFile(file);
+    if (source === undefined) throw new Error(`no Lua script ${file} in ${SCRIPTS_DIR.pathname}`);
+    return new LuaScript(name, expandIncludes(file, source, readScriptFile));
   }
 
   /**
-   * A script given as text, its `--!include lib/<file>.lua` lines pasted as {@link load}
-   * does (benchmark seeders and tests that write the project's records their own way).
+   * A script given as text, its includes pasted as {@link load} does (tests of a library
+   * itself). Its name ends in no key count, so its calls are not checked against one.
    */
   static inline(name: string, source: string): LuaScript {
-    return new LuaScript(
-      name,
-      source.replace(/^--!include (lib\/[\w-]+\.lua)$/gm, (_line, file: string) =>
-        readFileSync(new URL(file, SCRIPTS_DIR), 'utf8'),
-      ),
-    );
+    return new LuaScript(name, expandIncludes(name, source, readScriptFile));
   }
 
   async run(client: ScriptRunner, keys: string[], args: Array<string | number>): Promise<unknown> {
+    if (this.keyCount !== undefined && keys.length !== this.keyCount) {
+      throw new TypeError(`${this.name} takes ${this.keyCount} keys, given ${keys.length}`);
+    }
     const opts = { keys, arguments: args.map(String) };
     try {
       return await client.evalSha(this.sha1, opts);
@@ -59,5 +68,43 @@ export class LuaScript {
       }
       throw err;
     }
+  }
+}
+
+/**
+ * `source` (of `origin`, a script's file name) with every `--!include lib/<file>.lua` line
+ * replaced by that file, whose own includes are replaced first, so a library comes before
+ * the code that calls it. Redis runs each script alone, so what scripts share is pasted
+ * into each of them; a file already pasted into this script is not pasted again.
+ * @throws Error for an include that does not exist (naming it and who included it), a
+ *   malformed include line, or an include cycle.
+ */
+export function expandIncludes(origin: string, source: string, read: IncludeReader): string {
+  const pasted = new Set<string>();
+  const expand = (chain: string[], text: string): string =>
+    text.replace(/^--!include\b(.*)$/gm, (line, rest: string) => {
+      const file = INCLUDE_TARGET.exec(rest)?.[1];
+      const from = chain.join(' → ');
+      if (file === undefined) {
+        throw new Error(`${from}: "${line}" is not of the form --!include lib/<file>.lua`);
+      }
+      if (chain.includes(file)) throw new Error(`Lua include cycle: ${from} → ${file}`);
+      if (pasted.has(file)) return '';
+      const included = read(file);
+      if (included === undefined) {
+        throw new Error(`Lua include not found: ${file} (included by ${from})`);
+      }
+      pasted.add(file);
+      return expand([...chain, file], included);
+    });
+  return expand([origin], source);
+}
+
+function readScriptFile(file: string): string | undefined {
+  try {
+    return readFileSync(new URL(file, SCRIPTS_DIR), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }

@@ -11,6 +11,9 @@ import {
   nonStringJson,
   hugeString,
   extraKey,
+  invalidUtf8,
+  nonJsonContentType,
+  withInvalidUtf8,
 } from './hostile-input.js';
 
 /** How many cases each property runs. */
@@ -29,18 +32,18 @@ interface Answer {
   text: string;
 }
 
-/** Sends raw bytes (a Buffer keeps invalid UTF-8 invalid). */
+/** Sends raw bytes (a Buffer keeps invalid UTF-8 invalid); `contentType` null sends none. */
 async function request(
   url: string,
   method: string,
   path: string,
   token: string | undefined,
   body?: Buffer,
-  contentType = 'application/json',
+  contentType: string | null = 'application/json',
 ): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
-  if (body) headers['content-type'] = contentType;
+  if (body && contentType !== null) headers['content-type'] = contentType;
   const res = await fetch(`${url}${path}`, { method, headers, body });
   return { status: res.status, text: await res.text() };
 }
@@ -338,6 +341,83 @@ export function defineFuzzSuite(size: FuzzSize): void {
       } finally {
         ws?.terminate();
       }
+    });
+
+    /** A valid body for each route with a body: refused only for its encoding or its type. */
+    const validBodies = (): Array<{
+      method: string;
+      path: string;
+      token: string | undefined;
+      fields: Record<string, string>;
+    }> => [
+      {
+        method: 'POST',
+        path: '/api/auth/signup',
+        token: undefined,
+        fields: { username: 'fuzz_dave', password: 'correct horse' },
+      },
+      {
+        method: 'POST',
+        path: '/api/auth/login',
+        token: undefined,
+        fields: { username: 'fuzz_alice', password: 'correct horse' },
+      },
+      {
+        method: 'POST',
+        path: '/api/messages/send',
+        token: alice.token,
+        fields: { receiverId: bob.id, content: 'hello', clientMsgId: 'k2' },
+      },
+      {
+        method: 'PATCH',
+        path: `/api/messages/item/${messageId}`,
+        token: alice.token,
+        fields: { content: 'edited' },
+      },
+    ];
+
+    /** The answer `a` is exactly `code` (and its status) in the documented shape. */
+    function assertCode(a: Answer, code: keyof typeof ERROR_CODES, what: string): void {
+      assertErrorShape(a, what);
+      assert.equal((JSON.parse(a.text) as { error: { code: string } }).error.code, code, what);
+    }
+
+    it('valid JSON with bytes that are not UTF-8: 400 BAD_JSON on every route', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...validBodies()),
+          fc.nat(),
+          fc.nat(20),
+          invalidUtf8,
+          async (route, fieldPick, at, bad) => {
+            const names = Object.keys(route.fields);
+            const field = names[fieldPick % names.length] ?? '';
+            const body = withInvalidUtf8(route.fields, field, at, bad);
+            const a = await request(api.url, route.method, route.path, route.token, body);
+            assertCode(
+              a,
+              'BAD_JSON',
+              `${route.method} ${route.path} ${body.toString('latin1').slice(0, 80)}`,
+            );
+          },
+        ),
+        params(),
+      );
+    });
+
+    it('a valid body that is not application/json in UTF-8: 415 on every route', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...validBodies()),
+          nonJsonContentType,
+          async (route, type) => {
+            const body = Buffer.from(JSON.stringify(route.fields));
+            const a = await request(api.url, route.method, route.path, route.token, body, type);
+            assertCode(a, 'UNSUPPORTED_MEDIA_TYPE', `${route.method} ${route.path} as ${type}`);
+          },
+        ),
+        params(),
+      );
     });
 
     it('stored nothing, and the target message is unchanged', async () => {

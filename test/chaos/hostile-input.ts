@@ -168,3 +168,89 @@ export const badQuery: fc.Arbitrary<string> = fc
   .map((pairs) =>
     pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'),
   );
+
+/** Byte sequences that are never valid UTF-8, any of which makes a body a 400 BAD_JSON. */
+export const invalidUtf8: fc.Arbitrary<Buffer> = fc.oneof(
+  fc
+    .constantFrom(
+      [0xff],
+      [0xfe],
+      [0xff, 0xfe],
+      // a continuation byte with no lead
+      [0x80],
+      [0xbf],
+      // overlong forms ("<" and "/" in two, three and four bytes)
+      [0xc0, 0xbc],
+      [0xc1, 0x81],
+      [0xe0, 0x80, 0xaf],
+      [0xf0, 0x80, 0x80, 0xaf],
+      // UTF-16 surrogates
+      [0xed, 0xa0, 0x80],
+      [0xed, 0xbf, 0xbf],
+      // beyond U+10FFFF
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80],
+      // truncated sequences
+      [0xc3],
+      [0xe2, 0x82],
+      [0xf0, 0x9f, 0x98],
+    )
+    .map((bytes) => Buffer.from(bytes)),
+  // A lead byte followed by a printable ASCII character instead of a continuation byte
+  // (not `"` or `\`, so that the JSON around stays well-formed).
+  fc
+    .tuple(
+      fc.integer({ min: 0xc2, max: 0xf4 }),
+      fc.integer({ min: 0x20, max: 0x7e }).filter((b) => b !== 0x22 && b !== 0x5c),
+    )
+    .map((bytes) => Buffer.from(bytes)),
+);
+
+/**
+ * `fields` (string values) as a JSON object whose value of one field has `bad` bytes
+ * inserted at `at` (any position within it): valid JSON but for its encoding.
+ */
+export function withInvalidUtf8(
+  fields: Record<string, string>,
+  field: string,
+  at: number,
+  bad: Buffer,
+): Buffer {
+  const parts: Buffer[] = [Buffer.from('{')];
+  for (const [i, [name, value]] of Object.entries(fields).entries()) {
+    parts.push(Buffer.from(`${i === 0 ? '' : ','}${JSON.stringify(name)}:"`));
+    const cut = name === field ? Math.min(at, value.length) : value.length;
+    parts.push(Buffer.from(JSON.stringify(value.slice(0, cut)).slice(1, -1)));
+    if (name === field) parts.push(bad);
+    parts.push(Buffer.from(`${JSON.stringify(value.slice(cut)).slice(1, -1)}"`));
+  }
+  parts.push(Buffer.from('}'));
+  return Buffer.concat(parts);
+}
+
+/**
+ * A Content-Type that is not JSON in UTF-8 (null: no header), each of which makes a body a
+ * 415 UNSUPPORTED_MEDIA_TYPE.
+ */
+export const nonJsonContentType: fc.Arbitrary<string | null> = fc.oneof(
+  fc.constantFrom(
+    null,
+    '',
+    'text/plain',
+    'text/plain;charset=UTF-8',
+    'text/html',
+    'application/xml',
+    'text/xml',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/octet-stream',
+    'application/jsonp',
+    'application/json-patch+json',
+    'application/ld+json',
+    'text/json',
+  ),
+  fc
+    .constantFrom('latin1', 'iso-8859-1', 'utf-16', 'utf-16le', 'windows-1252', 'us-ascii')
+    .map((charset) => `application/json; charset=${charset}`),
+  fc.stringMatching(/^[a-z]{1,10}\/[a-z0-9.+-]{1,15}$/).filter((t) => t !== 'application/json'),
+);

@@ -162,8 +162,13 @@ export class ChaosStack {
       PERSISTENCE_MODE: this.options.persistenceMode,
       RATE_LIMIT_SENDS: String(this.options.rateLimitSends),
       RATE_LIMIT_WINDOW_SECONDS: '10',
+      // The senders all sign up (and retry) from 127.0.0.1.
+      AUTH_RATE_LIMIT_ATTEMPTS: '1000',
+      AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS: '100000',
       // Each daemon instance takes any free metrics port (see src/bin/daemon.ts).
       DAEMON_METRICS_PORT: '0',
+      // Likewise each API instance's metrics listener.
+      METRICS_PORT: '0',
       // A claim of a daemon killed with -9 is taken over after this lease: short, so that
       // the test drains within seconds (the default is 30 s).
       EXPIRY_LEASE_MS: '3000',

@@ -1,5 +1,6 @@
 import { createClient } from 'redis';
 import { MongoClient, type Db } from 'mongodb';
+import WebSocket from 'ws';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import type { Config } from '../../src/config/config.js';
 import type { Logger } from '../../src/logging/logger.js';
@@ -62,6 +63,36 @@ export async function call(
     // not JSON: keep the text
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/**
+ * A ws upgrade with `headers`: `{ status: 101, ws }` when accepted (the caller closes `ws`),
+ * else the status and JSON body of the refusal.
+ */
+export function wsUpgrade(
+  url: string,
+  headers: Record<string, string>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON error bodies, checked by the tests
+): Promise<{ status: number; body?: any; ws?: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => resolve({ status: 101, ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: keep the text
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    ws.once('error', reject);
+  });
 }
 
 export interface TestUser {

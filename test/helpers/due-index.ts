@@ -1,5 +1,6 @@
-import { LuaScript, type ScriptRunner } from '../../src/redis/lua-script.js';
-import type { RedisKeys } from '../../src/redis/keys.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import type { ScriptRunner } from '../../src/redis/lua-script.js';
+import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 
 /** The reads the helpers below need (a client, or the chaos stack's inspection client). */
 interface DueReader {
@@ -44,10 +45,10 @@ export async function dropDueEntry(
   }
 }
 
-const readCache = LuaScript.load('read-cache-1');
-
-/** A cache entry's value as the API reads it (a message entry's pointer followed), or null. */
+/**
+ * A cache entry's value as the API reads it (a message entry's pointer followed), or null.
+ * `key` is a full name, so the records need no prefix.
+ */
 export async function cachedValue(redis: ScriptRunner, key: string): Promise<string | null> {
-  const v = await readCache.run(redis, [key], []);
-  return typeof v === 'string' ? v : null;
+  return new MessageCacheRecords(redis, new RedisKeys()).read(key);
 }

@@ -1,30 +1,30 @@
 import { MongoClient, ObjectId } from 'mongodb';
 import { createClient } from 'redis';
 import type { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
-import type { Message, MessageShadow } from '../../src/messages/message.js';
-import { LuaScript } from '../../src/redis/lua-script.js';
+import { messageJson, shadowJson, type Message } from '../../src/messages/message.js';
 import { RedisKeys } from '../../src/redis/keys.js';
+import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import { dueEntryCount } from './due-index.js';
 import { createTestContext, type TestContext } from './test-context.js';
 
-// The send path's own script (src/redis/scripts/send-message-7.lua): the daemon tests seed
-// the cache exactly as the API does.
-const sendMessage = LuaScript.load('send-message-7');
-
-export interface SeedOptions {
-  ttlSeconds: number;
+/**
+ * How {@link seedMessages} sends: a TTL, or `atMs`, one time (ms, Redis clock = this
+ * machine's) at which every message falls due: a burst.
+ */
+export type SeedOptions = ({ ttlSeconds: number } | { atMs: number }) & {
   /** Leave a shadow + pending entry, as write-behind does. */
   shadow: boolean;
   /** Users the messages are spread over (conversations = pairs). @defaultValue 10 */
   users?: number;
   /** Requests in flight at once (node-redis pipelines them). @defaultValue 500 */
   concurrency?: number;
-}
+};
 
 /**
- * Sends `count` messages into the cache exactly as the API's send path does (SET PXAT, due
- * index, shadow and pending entry when `shadow`), and returns them.
+ * Sends `count` messages into the cache exactly as the API's send path does, through the
+ * same typed call (entry, due index, shadow and pending entry when `shadow`), and returns
+ * them.
  */
 export async function seedMessages(
   redis: RedisClient,
@@ -48,24 +48,18 @@ export async function seedMessages(
       createdAt: new Date(base + i).toISOString(),
     });
   }
+  const records = new MessageCacheRecords(redis, keys);
+  const ttl = 'atMs' in opts ? { atMs: opts.atMs } : opts.ttlSeconds;
+  const sendOne = (m: Message) => {
+    const json = messageJson(m);
+    const shadow = opts.shadow ? shadowJson(json, undefined) : undefined;
+    return records.send(m, { json, ttl, listSize: 100, shadow });
+  };
   const concurrency = opts.concurrency ?? 500;
   for (let i = 0; i < messages.length; i += concurrency) {
-    await Promise.all(messages.slice(i, i + concurrency).map((m) => sendOne(redis, keys, m, opts)));
+    await Promise.all(messages.slice(i, i + concurrency).map(sendOne));
   }
   return messages;
-}
-
-function sendOne(redis: RedisClient, keys: RedisKeys, m: Message, opts: SeedOptions) {
-  const json = JSON.stringify(m);
-  const shadow: MessageShadow = { message: m };
-  return sendMessage.run(redis, keys.messageWrite(m), [
-    json,
-    opts.ttlSeconds,
-    100,
-    opts.shadow ? JSON.stringify(shadow) : '',
-    m.id,
-    Date.parse(m.createdAt),
-  ]);
 }
 
 /** What {@link daemonRecords} answers once every expiration was processed. */

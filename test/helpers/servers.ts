@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startMongoServer, type RunningMongo } from '../../src/local/mongo-server.js';
+import {
+  prepareMongoServerProgram,
+  startMongoServer,
+  type RunningMongo,
+} from '../../src/local/mongo-server.js';
 import { freePort } from '../../src/local/port-probe.js';
 import { startRedisServer, type RunningRedis } from '../../src/local/redis-server.js';
 
@@ -74,6 +78,9 @@ const owned: Array<{ dispose(): Promise<void> }> = [];
 
 export async function startSharedServers(): Promise<SharedServers> {
   const given = { redis: process.env.TEST_REDIS_URL, mongo: process.env.TEST_MONGODB_URI };
+  // A first build of FerretDB takes minutes on a fresh machine: done before any server's
+  // readiness wait starts, so that no wait runs out during it.
+  if (!given.mongo) await prepareMongoServerProgram();
   const [redisUrl, mongoUri] = await Promise.all([
     given.redis
       ? given.redis

@@ -36,6 +36,10 @@ export function createTestContext(
     REDIS_KEY_PREFIX: `t:${id}:`,
     JWT_SECRET: TEST_JWT_SECRET,
     DAEMON_METRICS_PORT: '0',
+    METRICS_PORT: '0',
+    // Every test signs up and logs in from 127.0.0.1; throttling tests set their own limits.
+    AUTH_RATE_LIMIT_ATTEMPTS: '1000',
+    AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS: '100000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   };
   const configWith = (extra: Record<string, string>) => loadConfig({ ...base, ...env, ...extra });

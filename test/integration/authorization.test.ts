@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { ObjectId } from 'mongodb';
 import WebSocket from 'ws';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
-import { call, signupUser, type HttpAnswer, type TestUser } from '../helpers/api-harness.js';
+import {
+  call,
+  inspectMongo,
+  inspectRedis,
+  signupUser,
+  wsUpgrade,
+  type HttpAnswer,
+  type TestUser,
+} from '../helpers/api-harness.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 /** A JWT signed with `secret` (HS256) for `user`, expiring at `exp` (seconds since epoch). */
@@ -14,6 +23,20 @@ function sign(secret: string, user: TestUser, exp: number): Promise<string> {
     .setIssuedAt(exp - 3600)
     .setExpirationTime(exp)
     .sign(new TextEncoder().encode(secret));
+}
+
+/** A correctly signed JWT for `user` without `exp`: it would never expire. */
+function signWithoutExp(secret: string, user: TestUser): Promise<string> {
+  return new SignJWT({ username: user.username })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(user.id)
+    .setIssuedAt()
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** A user id and name no user has (ids are never reused). */
+function ghost(): TestUser {
+  return { id: new ObjectId().toHexString(), username: 'authz_ghost', token: '' };
 }
 
 /** An unsigned token (`alg: none`) that names `user`. */
@@ -30,19 +53,10 @@ function assertUnauthorized(a: HttpAnswer, what: string): void {
 }
 
 /** The status of a ws upgrade with `headers` (and `?token=`), or 101 when it was accepted. */
-function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once('open', () => {
-      ws.terminate();
-      resolve(101);
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-    });
-    ws.once('error', (err) => reject(err));
-  });
+async function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  const answer = await wsUpgrade(url, headers);
+  answer.ws?.terminate();
+  return answer.status;
 }
 
 describe('authorization: every route and ws event refuses bad tokens and strangers', () => {
@@ -79,6 +93,14 @@ describe('authorization: every route and ws event refuses bad tokens and strange
       ],
       ['an alg:none token', unsigned(alice)],
       ['a malformed token', 'not.a.token'],
+      [
+        'a correctly signed token of a user that does not exist',
+        await sign(ctx.config.auth.jwtSecret, ghost(), future),
+      ],
+      [
+        'a correctly signed token without exp',
+        await signWithoutExp(ctx.config.auth.jwtSecret, alice),
+      ],
     ];
   });
 
@@ -110,6 +132,41 @@ describe('authorization: every route and ws event refuses bad tokens and strange
         });
         assertUnauthorized(basic, `Basic scheme with ${label}`);
       }
+    }
+  });
+
+  it('stores nothing for a signed token of a user that does not exist, or one without exp', async () => {
+    const future = Math.floor(Date.now() / 1000) + 3600;
+    const nobody = ghost();
+    const tokens = [
+      await sign(ctx.config.auth.jwtSecret, nobody, future),
+      await signWithoutExp(ctx.config.auth.jwtSecret, alice),
+    ];
+    const mongo = await inspectMongo(ctx.config);
+    const redis = await inspectRedis(ctx.config);
+    const stored = async () => ({
+      messages: await mongo.db.collection('messages').countDocuments(),
+      cached: (await redis.keys(`${ctx.config.redis.keyPrefix}message:*`)).length,
+    });
+    try {
+      const before = await stored();
+      for (const token of tokens) {
+        for (const receiverId of [bob.id, alice.id]) {
+          const a = await call(api.url, 'POST', '/api/messages/send', {
+            token,
+            body: { receiverId, content: 'from nobody' },
+          });
+          assertUnauthorized(a, 'send');
+        }
+      }
+      assert.deepEqual(await stored(), before);
+      assert.equal(
+        await mongo.db.collection('messages').countDocuments({ senderId: nobody.id }),
+        0,
+      );
+    } finally {
+      await redis.close();
+      await mongo.close();
     }
   });
 
@@ -232,5 +289,41 @@ describe('authorization: every route and ws event refuses bad tokens and strange
       m.ws.terminate();
       b.ws.terminate();
     }
+  });
+});
+
+describe('authorization while Redis and MongoDB cannot be reached', () => {
+  let ctx: TestContext;
+  let api: ApiServer;
+
+  before(async () => {
+    // Nobody listens on port 9: both stores are down from the start.
+    ctx = createTestContext('authz_down', {
+      REDIS_URL: 'redis://127.0.0.1:9',
+      MONGODB_URI: 'mongodb://127.0.0.1:9',
+    });
+    api = await startApiServer(ctx.config, ctx.logger);
+  });
+
+  after(async () => {
+    await api?.close();
+  });
+
+  it('answers 503, not 401, to a good token of a user this process cannot check (REST and ws)', async function () {
+    this.timeout(30000);
+    const user = { ...ghost(), username: 'authz_unseen' };
+    const token = await sign(ctx.config.auth.jwtSecret, user, Math.floor(Date.now() / 1000) + 600);
+    const a = await call(api.url, 'GET', '/api/users', { token });
+    assert.equal(a.status, 503, JSON.stringify(a.body));
+    assert.equal(a.body.error.code, 'SERVICE_UNAVAILABLE');
+    const wsUrl = `${api.url.replace('http', 'ws')}/ws`;
+    assert.equal(await upgradeStatus(wsUrl, { authorization: `Bearer ${token}` }), 503);
+    // A bad token is still a bad token.
+    const forged = await sign(
+      randomBytes(32).toString('hex'),
+      user,
+      Math.floor(Date.now() / 1000) + 600,
+    );
+    assertUnauthorized(await call(api.url, 'GET', '/api/users', { token: forged }), 'forged');
   });
 });

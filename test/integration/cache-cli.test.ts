@@ -80,6 +80,68 @@ describe('cache CLI against a real Redis and MongoDB', function () {
     assert.match(again.err, /no such key/);
   });
 
+  it('get of a message that sits in its cached conversation list shows the message, not the pointer', async () => {
+    // Long enough that nothing expires while the test looks at it.
+    const api: TestApi = await startTestApi(
+      ctx.configWith({ CACHE_TTL_SECONDS: '60' }),
+      ctx.logger,
+    );
+    try {
+      const a = await signupUser(api.url, 'get_a');
+      const b = await signupUser(api.url, 'get_b');
+      const sendOne = async (content: string) =>
+        (
+          await call(api.url, 'POST', '/api/messages/send', {
+            token: a.token,
+            body: { receiverId: b.id, content },
+          })
+        ).body.message as { id: string; content: string };
+      const first = await sendOne('first of two');
+      // The read caches the conversation list, so the next send is stored in it.
+      const read = await call(api.url, 'GET', `/api/messages/${b.id}`, { token: a.token });
+      assert.equal(read.status, 200);
+      const second = await sendOne('second of two');
+      const listKey = keys.conversation(a.id, b.id);
+      assert.equal(await redis.get(keys.message(second.id)), `@${listKey}`, 'a pointer');
+      const relList = listKey.slice(keys.prefix.length);
+
+      const human = await cli(ctx, ['get', `message:${second.id}`]);
+      assert.equal(human.code, EXIT.OK, human.err);
+      assert.doesNotMatch(human.out, /"@/);
+      assert.equal(
+        JSON.parse(human.out.slice(0, human.out.lastIndexOf('\n'))).content,
+        'second of two',
+      );
+      assert.match(human.out, new RegExp(`stored in ${relList}\\)$`));
+
+      const json = JSON.parse((await cli(ctx, ['get', `message:${second.id}`, '--json'])).out);
+      assert.deepEqual(json.value, second);
+      assert.equal(json.type, 'string');
+      assert.equal(json.storedIn, relList);
+      assert.ok(json.ttl > 0);
+
+      // The first message was sent before the list existed: its own JSON, no storedIn.
+      const plain = JSON.parse((await cli(ctx, ['get', `message:${first.id}`, '--json'])).out);
+      assert.deepEqual(plain.value, first);
+      assert.equal(plain.storedIn, undefined);
+
+      const list = JSON.parse((await cli(ctx, ['get', relList, '--json'])).out);
+      assert.equal(list.type, 'list');
+      assert.deepEqual(list.value, [first, second]);
+
+      // The list gone (evicted), the pointer leads nowhere: not found, as the API reads it.
+      await redis.unlink(listKey);
+      const dangling = await cli(ctx, ['get', `message:${second.id}`]);
+      assert.equal(dangling.code, EXIT.NOT_FOUND);
+      assert.match(dangling.err, new RegExp(`points into ${relList}`));
+      const danglingJson = await cli(ctx, ['get', `message:${second.id}`, '--json']);
+      assert.equal(danglingJson.code, EXIT.NOT_FOUND);
+      assert.equal(JSON.parse(danglingJson.out).error.exitCode, EXIT.NOT_FOUND);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('refuses bad keys, patterns and commands with exit code 2 and a clear line', async () => {
     for (const args of [
       ['get', 'expiry:due'],

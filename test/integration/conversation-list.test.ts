@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { ConversationCache } from '../../src/messages/conversation-cache.js';
-import type { Message } from '../../src/messages/message.js';
-import { LuaScript } from '../../src/redis/lua-script.js';
+import { messageJson, type Message } from '../../src/messages/message.js';
 import { RedisKeys } from '../../src/redis/keys.js';
+import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
-const sendScript = LuaScript.load('send-message-7');
 const SIZE = 5;
 const TTL = 60;
 
@@ -21,6 +20,7 @@ describe('conversation list (send script + readLatest, on a real Redis)', functi
   let redis: RedisClient;
   let keys: RedisKeys;
   let cache: ConversationCache;
+  let records: MessageCacheRecords;
   const a = new ObjectId().toHexString();
   const b = new ObjectId().toHexString();
   const base = Date.parse('2026-11-25T12:00:00.000Z');
@@ -38,14 +38,7 @@ describe('conversation list (send script + readLatest, on a real Redis)', functi
   }
 
   async function send(m: Message): Promise<void> {
-    await sendScript.run(redis, keys.messageWrite(m), [
-      JSON.stringify(m),
-      TTL,
-      SIZE,
-      '',
-      m.id,
-      Date.parse(m.createdAt),
-    ]);
+    await records.send(m, { json: messageJson(m), ttl: TTL, listSize: SIZE });
   }
 
   async function listed(): Promise<Message[]> {
@@ -59,6 +52,7 @@ describe('conversation list (send script + readLatest, on a real Redis)', functi
     await redis.connect();
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
     cache = new ConversationCache({ redis, keys, ttlSeconds: TTL, size: SIZE });
+    records = new MessageCacheRecords(redis, keys);
   });
 
   beforeEach(async function () {

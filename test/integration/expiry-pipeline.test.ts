@@ -4,7 +4,7 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { pino } from 'pino';
 import { ExpiryDaemon, type PersistShadows } from '../../src/expiry/expiry-daemon.js';
 import type { Logger } from '../../src/logging/logger.js';
-import type { Message, MessageShadow } from '../../src/messages/message.js';
+import type { Message } from '../../src/messages/message.js';
 import { insertMissingMessages, messagesCollection } from '../../src/messages/message-store.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
@@ -15,6 +15,7 @@ import {
   seedMessages,
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
+import { dueEntryCount } from '../helpers/due-index.js';
 import { waitUntil } from '../helpers/wait.js';
 import type { TestContext } from '../helpers/test-context.js';
 
@@ -44,42 +45,6 @@ function slowPersist(delayMs: number): { persist: PersistShadows; log: PersistLo
     }
   };
   return { persist, log };
-}
-
-/**
- * `count` write-behind messages that all fall due at `deadlineMs` (the send script's writes
- * with an absolute deadline, as the benchmark's burst seeder does): a backlog at once.
- */
-async function seedBurst(
-  redis: RedisClient,
-  keys: RedisKeys,
-  count: number,
-  deadlineMs: number,
-): Promise<Message[]> {
-  const base = Date.now();
-  const messages: Message[] = Array.from({ length: count }, (_, i) => ({
-    id: new ObjectId().toHexString(),
-    senderId: `u${i % 7}`,
-    receiverId: `u${(i % 7) + 1}`,
-    content: `burst ${i}`,
-    imageUrl: null,
-    publicId: null,
-    createdAt: new Date(base + i).toISOString(),
-  }));
-  const multi = redis.multi();
-  for (const m of messages) {
-    const key = keys.message(m.id);
-    const shadow: MessageShadow = { message: m };
-    multi.set(key, JSON.stringify(m), { expiration: { type: 'PXAT', value: deadlineMs } });
-    multi.zAdd(keys.due, { score: deadlineMs, value: key });
-    multi.hSet(keys.shadow, key, JSON.stringify(shadow));
-    multi.zAdd(keys.pending(m.senderId, m.receiverId), {
-      score: Date.parse(m.createdAt),
-      value: m.id,
-    });
-  }
-  await multi.exec();
-  return messages;
 }
 
 /** A debug-level logger whose lines (parsed) land in `lines`. */
@@ -132,7 +97,7 @@ describe('expiry daemon: overlapped persistence', function () {
     const slow = [slowPersist(40), slowPersist(40)];
     const [a, b] = slow.map(({ persist }) => daemon({ persist, persistConcurrency: 2 }));
     await Promise.all([a!.start(), b!.start()]);
-    const sent = await seedBurst(redis, keys, 3000, Date.now() + 1500);
+    const sent = await seedMessages(redis, keys, 3000, { atMs: Date.now() + 1500, shadow: true });
     const total = () => daemons.reduce((n, d) => n + d.stats().processed.total, 0);
     await waitUntil('3,000 processed', () => total() >= 3000, 40000);
     // Give a double processing the time to show up before counting.
@@ -160,7 +125,7 @@ describe('expiry daemon: overlapped persistence', function () {
     const slow = slowPersist(300);
     const first = daemon({ persist: slow.persist, persistConcurrency: 2, subscribe: false });
     await first.start();
-    const sent = await seedBurst(redis, keys, 1000, Date.now() + 500);
+    const sent = await seedMessages(redis, keys, 1000, { atMs: Date.now() + 500, shadow: true });
     await waitUntil('two bulk writes in flight', () => slow.log.running === 2, 10000);
     await first.stop();
 
@@ -171,7 +136,8 @@ describe('expiry daemon: overlapped persistence', function () {
     assert.ok(done < 1000, 'it stopped mid-burst');
     assert.equal(slow.log.shadows, done);
     assert.equal((await storedIds()).length, done);
-    assert.equal(await redis.zCard(keys.due), 1000 - done);
+    assert.equal(await dueEntryCount(redis, keys), 1000 - done);
+    assert.equal(await redis.zCard(keys.due), 0, 'message deadlines are in the slots');
     assert.equal(await redis.hLen(keys.shadow), 1000 - done);
 
     const second = daemon();
@@ -192,7 +158,7 @@ describe('expiry daemon: overlapped persistence', function () {
 
   it('claims and acks batches larger than one Lua chunk (1,000 arguments)', async () => {
     // Seeded first: the daemon's first round then schedules the next at the deadline.
-    const sent = await seedBurst(redis, keys, 3000, Date.now() + 1000);
+    const sent = await seedMessages(redis, keys, 3000, { atMs: Date.now() + 1000, shadow: true });
     const d = daemon({ batchSize: 2500 });
     await d.start();
     await waitUntil('3,000 processed', () => d.stats().processed.total >= 3000, 30000);
@@ -211,7 +177,7 @@ describe('expiry daemon: overlapped persistence', function () {
     const d = daemon({ pollIntervalMs: 60000, hintBatchSize: 2000, hintWindowMs: 100 });
     await d.start();
     await waitUntil('first round', () => d.stats().rounds === 1, 5000);
-    const sent = await seedBurst(redis, keys, 1500, Date.now() + 1000);
+    const sent = await seedMessages(redis, keys, 1500, { atMs: Date.now() + 1000, shadow: true });
     await waitUntil('1,500 processed', () => d.stats().processed.total >= 1500, 30000);
     await sleep(300);
     assert.deepEqual(d.stats().processed, { event: 1500, poll: 0, total: 1500 });
@@ -272,7 +238,7 @@ describe('expiry daemon: overlapped persistence', function () {
       const slow = slowPersist(60);
       const d = daemon({ persist: slow.persist }, capturingLogger(lines));
       await d.start();
-      const sent = await seedBurst(redis, keys, 2000, Date.now() + 1500);
+      const sent = await seedMessages(redis, keys, 2000, { atMs: Date.now() + 1500, shadow: true });
       await waitUntil('2,000 processed', () => d.stats().processed.total >= 2000, 30000);
       await sleep(300);
 

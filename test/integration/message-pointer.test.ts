@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { CacheService } from '../../src/cache/cache-service.js';
 import { ConversationCache } from '../../src/messages/conversation-cache.js';
-import type { Message } from '../../src/messages/message.js';
-import { LuaScript } from '../../src/redis/lua-script.js';
+import { messageJson, type Message } from '../../src/messages/message.js';
 import { RedisKeys } from '../../src/redis/keys.js';
+import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
-const sendScript = LuaScript.load('send-message-7');
-const dropScript = LuaScript.load('drop-message-cache-7');
 const SIZE = 5;
 const TTL = 60;
 
@@ -25,6 +23,7 @@ describe('message entries pointing into the conversation list (real Redis)', fun
   let keys: RedisKeys;
   let conversations: ConversationCache;
   let cache: CacheService;
+  let records: MessageCacheRecords;
   const a = new ObjectId().toHexString();
   const b = new ObjectId().toHexString();
   let clock = Date.parse('2026-11-26T12:00:00.000Z');
@@ -43,14 +42,7 @@ describe('message entries pointing into the conversation list (real Redis)', fun
   }
 
   async function send(m: Message, ttl = TTL): Promise<void> {
-    await sendScript.run(redis, keys.messageWrite(m), [
-      JSON.stringify(m),
-      ttl,
-      SIZE,
-      '',
-      m.id,
-      Date.parse(m.createdAt),
-    ]);
+    await records.send(m, { json: messageJson(m), ttl, listSize: SIZE });
   }
 
   const raw = (m: Message) => redis.get(keys.message(m.id));
@@ -76,6 +68,7 @@ describe('message entries pointing into the conversation list (real Redis)', fun
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
     conversations = new ConversationCache({ redis, keys, ttlSeconds: TTL, size: SIZE });
     cache = new CacheService({ redis, keys, logger: ctx.logger });
+    records = new MessageCacheRecords(redis, keys);
   });
 
   beforeEach(async function () {
@@ -124,7 +117,7 @@ describe('message entries pointing into the conversation list (real Redis)', fun
     const sent = await cachedConversation(4);
     const [edited, ...others] = sent;
     assert.ok(edited);
-    await dropScript.run(redis, keys.messageWrite(edited), [edited.id]);
+    await records.drop(edited);
     assert.equal(await redis.exists([keys.message(edited.id), keys.conversation(a, b)]), 0);
     for (const m of others) {
       assert.deepEqual(JSON.parse((await raw(m)) ?? 'null'), m);

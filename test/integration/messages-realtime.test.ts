@@ -186,6 +186,40 @@ describe('messages over REST and ws with the real services (two API processes)',
     }
   });
 
+  it('a ws send over the rate limit gets RATE_LIMITED with retryAfterSeconds, as REST gets Retry-After', async () => {
+    const dave = await signupUser(api1.url, 'dave_rt');
+    const daveWs = await connect(api1, dave);
+    try {
+      const { sends: limit, windowSeconds } = ctx.config.rateLimit;
+      for (let i = 0; i <= limit; i++) {
+        daveWs.ws.send(
+          JSON.stringify({
+            type: 'message:send',
+            receiverId: bob.id,
+            content: `n${i}`,
+            clientMsgId: `rl-${i}`,
+          }),
+        );
+      }
+      const refused = await daveWs.next((f) => f.type === 'error', 5000);
+      assert.equal(refused.code, 'RATE_LIMITED');
+      assert.equal(refused.clientMsgId, `rl-${limit}`);
+      assert.ok(Number.isInteger(refused.retryAfterSeconds), JSON.stringify(refused));
+      assert.ok(refused.retryAfterSeconds >= 1 && refused.retryAfterSeconds <= windowSeconds);
+      assert.equal(daveWs.frames.filter((f) => f.type === 'message:ack').length, limit);
+
+      const rest = await call(api2.url, 'POST', '/api/messages/send', {
+        token: dave.token,
+        body: { receiverId: bob.id, content: 'over REST' },
+      });
+      assert.equal(rest.status, 429);
+      const restRetry = Number(rest.headers.get('retry-after'));
+      assert.ok(restRetry >= 1 && restRetry <= refused.retryAfterSeconds, `${restRetry}`);
+    } finally {
+      daveWs.ws.close();
+    }
+  });
+
   it('refuses the ws upgrade without a valid token (401 before the upgrade)', async () => {
     const ws = new WebSocket(`${api1.url.replace('http', 'ws')}/ws?token=forged.token.here`);
     const status = await new Promise<number>((resolve) => {
@@ -207,9 +241,10 @@ describe('messages over REST and ws with the real services (two API processes)',
     const second = await call(api1.url, 'GET', `/api/messages/${carol.id}`, { token: alice.token });
     assert.equal(first.headers.get('x-cache'), 'MISS');
     assert.equal(second.headers.get('x-cache'), 'HIT');
-    const res = await fetch(`${api1.url}/metrics`);
+    const res = await fetch(api1.metricsUrl);
     const text = await res.text();
     assert.equal(res.status, 200);
+    assert.notEqual(new URL(api1.metricsUrl).port, new URL(api1.url).port);
     assert.match(
       text,
       /http_request_duration_seconds_bucket\{.*route="\/api\/messages\/:receiverId"/,

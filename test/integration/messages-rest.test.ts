@@ -124,7 +124,8 @@ describe('messages REST API', function () {
           createdAt: undefined,
         },
       );
-      assert.ok(!Number.isNaN(Date.parse(m.createdAt)));
+      // ISO 8601 in UTC with milliseconds, as the README says.
+      assert.match(m.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
       const doc = await messagesCollection(s.mongo.db).findOne({ _id: new ObjectId(m.id) });
       assert.equal(doc?.content, 'hello bob');
@@ -146,7 +147,7 @@ describe('messages REST API', function () {
       assert.deepEqual(s.t.events[0]?.message, m);
     });
 
-    it('sends an image-only message', async function () {
+    it('sends an image-only message, and text beside an image kept as sent', async function () {
       const res = await call(s.t.url, 'POST', '/api/messages/send', {
         token: s.alice.token,
         body: { receiverId: s.carol.id, imageUrl: 'https://img.example/x.png', publicId: 'pub_1' },
@@ -155,6 +156,14 @@ describe('messages REST API', function () {
       assert.equal(res.body.message.content, null);
       assert.equal(res.body.message.imageUrl, 'https://img.example/x.png');
       assert.equal(res.body.message.publicId, 'pub_1');
+      const both = await call(s.t.url, 'POST', '/api/messages/send', {
+        token: s.alice.token,
+        body: { receiverId: s.carol.id, content: '  look  ', imageUrl: 'http://img.example/y' },
+      });
+      assert.equal(both.status, 201);
+      assert.equal(both.body.message.content, '  look  ', 'not trimmed');
+      assert.equal(both.body.message.imageUrl, 'http://img.example/y');
+      assert.equal(both.body.message.publicId, null);
     });
 
     const badSends: Array<[string, () => Record<string, unknown>, number, string, RegExp]> = [
@@ -192,6 +201,24 @@ describe('messages REST API', function () {
         400,
         'VALIDATION_FAILED',
         /imageUrl/,
+      ],
+      [
+        'an ftp imageUrl',
+        () => ({ receiverId: s.bob.id, imageUrl: 'ftp://img.example/x.png' }),
+        400,
+        'VALIDATION_FAILED',
+        /^imageUrl: must be an http\(s\) URL$/,
+      ],
+      [
+        'a publicId over 256 chars',
+        () => ({
+          receiverId: s.bob.id,
+          imageUrl: 'https://img.example/x.png',
+          publicId: 'p'.repeat(257),
+        }),
+        400,
+        'VALIDATION_FAILED',
+        /publicId/,
       ],
       [
         'an unknown field',
@@ -317,7 +344,7 @@ describe('messages REST API', function () {
     });
 
     it('refuses bad conversation reads', async function () {
-      const cases: Array<[string, number, string]> = [
+      const cases: Array<[string, number, string, RegExp?]> = [
         ['/api/messages/not-an-id', 400, 'INVALID_ID'],
         [`/api/messages/${new ObjectId().toHexString()}`, 404, 'USER_NOT_FOUND'],
         [`/api/messages/${s.bob.id}?limit=0`, 400, 'VALIDATION_FAILED'],
@@ -330,13 +357,25 @@ describe('messages REST API', function () {
           404,
           'MESSAGE_NOT_FOUND',
         ],
-        [`/api/messages/${s.bob.id}?sort=desc`, 400, 'VALIDATION_FAILED'],
-        [`/api/messages/${s.alice.id}`, 400, 'VALIDATION_FAILED'],
+        [
+          `/api/messages/${s.bob.id}?sort=desc`,
+          400,
+          'VALIDATION_FAILED',
+          /^unknown query parameter "sort"$/,
+        ],
+        [
+          `/api/messages/${s.bob.id}?limit=5&after=x&page=2`,
+          400,
+          'VALIDATION_FAILED',
+          /"after", "page"/,
+        ],
+        [`/api/messages/${s.alice.id}`, 400, 'VALIDATION_FAILED', /another user/],
       ];
-      for (const [path, status, code] of cases) {
+      for (const [path, status, code, message] of cases) {
         const res = await call(s.t.url, 'GET', path, { token: s.alice.token });
         assert.equal(res.status, status, path);
         assert.equal(res.body.error.code, code, path);
+        if (message) assert.match(res.body.error.message, message, path);
       }
     });
 
@@ -707,6 +746,34 @@ describe('messages REST API', function () {
       assert.equal(many.headers.get('x-cache'), 'MISS');
       assert.equal(many.body.messages.length, 7);
       assert.equal(many.body.messages[0].content, 'm1');
+    });
+
+    it('pages 50 by default: the newest page first, then `before` (exclusive) back to an empty page', async function () {
+      const sent: Array<{ id: string; content: string }> = [];
+      for (let i = 0; i < 53; i++) {
+        sent.push((await send(s.t, s.carol, s.bob, `p${i}`)).body.message);
+      }
+      const contents = (res: { body: { messages: Array<{ content: string }> } }) =>
+        res.body.messages.map((m) => m.content);
+      const newest = await call(s.t.url, 'GET', `/api/messages/${s.bob.id}`, {
+        token: s.carol.token,
+      });
+      assert.equal(newest.status, 200);
+      assert.deepEqual(
+        contents(newest),
+        sent.slice(3).map((m) => m.content),
+        'the newest 50, oldest first',
+      );
+      const first = newest.body.messages[0] as { id: string };
+      const older = await call(s.t.url, 'GET', `/api/messages/${s.bob.id}?before=${first.id}`, {
+        token: s.carol.token,
+      });
+      assert.deepEqual(contents(older), ['p0', 'p1', 'p2'], 'before the cursor, without it');
+      const end = await call(s.t.url, 'GET', `/api/messages/${s.bob.id}?before=${sent[0]?.id}`, {
+        token: s.carol.token,
+      });
+      assert.equal(end.status, 200);
+      assert.deepEqual(end.body.messages, []);
     });
   });
 

@@ -266,7 +266,7 @@ describe('realtime ws server (integration)', function () {
   ) {
     const client = await TestClient.open(wsUrl, {
       ...options,
-      headers: { Authorization: `Bearer ${await tokenFor(user)}` },
+      headers: { ...options.headers, Authorization: `Bearer ${await tokenFor(user)}` },
     });
     cleanups.push(async () => {
       client.ws.terminate();
@@ -349,6 +349,160 @@ describe('realtime ws server (integration)', function () {
       assert.deepEqual(r2.body, {
         error: { code: 'SERVICE_UNAVAILABLE', message: 'A backing service is unavailable' },
       });
+    });
+  });
+
+  describe('connections per user and Origin, checked before the handshake', function () {
+    const tooMany = (limit: number) => ({
+      error: {
+        code: 'TOO_MANY_CONNECTIONS',
+        message: `At most ${limit} open connections per user`,
+      },
+    });
+
+    it('refuses the 17th socket of a user with 429 TOO_MANY_CONNECTIONS, and takes one again after a close', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const alice = newUser('alice');
+      const sockets: TestClient[] = [];
+      for (let i = 0; i < 16; i++) sockets.push(await connect(wsUrl, alice));
+      const auth = { Authorization: `Bearer ${await tokenFor(alice)}` };
+      const r = await refusal(wsUrl, auth);
+      assert.equal(r.status, 429);
+      assert.deepEqual(r.body, tooMany(16));
+      // The limit is per user: another user still connects.
+      await connect(wsUrl, newUser('bob'));
+      assert.equal(rt.connections(), 17);
+
+      sockets[0]?.ws.close();
+      await sockets[0]?.closed;
+      // The slot is free once the server has seen the socket close.
+      await waitUntil('the server saw the close', () => rt.connections() === 16, 5000, 10);
+      const again = await connect(wsUrl, alice);
+      again.send({ type: 'ping' });
+      await again.next((f) => f.type === 'pong');
+      assert.equal((await refusal(wsUrl, auth)).status, 429);
+    });
+
+    it('counts concurrent upgrades of one user while their tokens are being checked', async function () {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const checking: string[] = [];
+      const { rt, wsUrl } = await startRealtime({
+        maxConnectionsPerUser: 3,
+        verifyToken: async (token) => {
+          checking.push(token);
+          await gate;
+          return verifyToken(token);
+        },
+      });
+      const alice = newUser('alice');
+      const headers = { Authorization: `Bearer ${await tokenFor(alice)}` };
+      const attempts = Array.from({ length: 8 }, () =>
+        TestClient.open(wsUrl, { headers }).then(
+          (client) => {
+            cleanups.push(async () => client.ws.terminate());
+            return 'open';
+          },
+          (err: Error) => err.message,
+        ),
+      );
+      // Every upgrade is past the path and waiting for its token check.
+      await waitUntil('8 token checks', () => checking.length === 8, 5000, 10);
+      release();
+      const outcomes = await Promise.all(attempts);
+      assert.equal(outcomes.filter((o) => o === 'open').length, 3, outcomes.join());
+      assert.equal(
+        outcomes.filter((o) => o === 'upgrade refused with 429').length,
+        5,
+        outcomes.join(),
+      );
+      assert.equal(rt.connections(), 3);
+    });
+
+    it('frees the slot of an upgrade whose handshake ws aborts', async function () {
+      const { wsUrl } = await startRealtime({ maxConnectionsPerUser: 1 });
+      const alice = newUser('alice');
+      const token = await tokenFor(alice);
+      // A valid token but no Sec-WebSocket-Key: ws answers 400 after the slot was taken.
+      const port = Number(new URL(wsUrl).port);
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({
+          port,
+          host: '127.0.0.1',
+          path: '/ws',
+          headers: {
+            Connection: 'Upgrade',
+            Upgrade: 'websocket',
+            'Sec-WebSocket-Version': '13',
+            Authorization: `Bearer ${token}`,
+          },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('close', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('upgrade', () => reject(new Error('upgraded without a key')));
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(status, 400);
+      // Its slot is given back when the connection closes: the one allowed socket opens.
+      await waitUntil(
+        'a socket of alice is accepted',
+        async () => {
+          const client = await TestClient.open(wsUrl, {
+            headers: { Authorization: `Bearer ${token}` },
+          }).catch(() => undefined);
+          if (client) cleanups.push(async () => client.ws.terminate());
+          return client !== undefined;
+        },
+        5000,
+        20,
+      );
+    });
+
+    it('accepts no Origin and the own origin, refuses another with 403 FORBIDDEN before the token', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const alice = newUser('alice');
+      const auth = { Authorization: `Bearer ${await tokenFor(alice)}` };
+      const own = `http://127.0.0.1:${new URL(wsUrl).port}`;
+      await connect(wsUrl, alice); // no Origin: not a browser
+      await connect(wsUrl, alice, { headers: { Origin: own } });
+      // The same host under https (behind a TLS proxy) is the same site.
+      await connect(wsUrl, alice, { headers: { Origin: own.replace('http', 'https') } });
+      assert.equal(rt.connections(), 3);
+      for (const origin of [
+        'https://evil.example',
+        'http://127.0.0.1:1',
+        `${own}.evil.example`,
+        'null',
+      ]) {
+        const r = await refusal(wsUrl, { ...auth, Origin: origin });
+        assert.equal(r.status, 403, origin);
+        assert.deepEqual(r.body, {
+          error: {
+            code: 'FORBIDDEN',
+            message: 'Pages of this origin may not open a WebSocket here',
+          },
+        });
+      }
+      // Refused before the token is looked at: no 401 tells a foreign page about tokens.
+      assert.equal((await refusal(wsUrl, { Origin: 'https://evil.example' })).status, 403);
+      assert.equal(rt.connections(), 3);
+    });
+
+    it('accepts the listed origins, or any with ["*"]', async function () {
+      const alice = newUser('alice');
+      const auth = { Authorization: `Bearer ${await tokenFor(alice)}` };
+      const listed = await startRealtime({ allowedOrigins: ['https://chat.example.com'] });
+      await connect(listed.wsUrl, alice, { headers: { Origin: 'https://chat.example.com' } });
+      assert.equal(
+        (await refusal(listed.wsUrl, { ...auth, Origin: 'https://other.example.com' })).status,
+        403,
+      );
+      const any = await startRealtime({ allowedOrigins: ['*'] });
+      await connect(any.wsUrl, alice, { headers: { Origin: 'https://other.example.com' } });
+      assert.equal(any.rt.connections(), 1);
     });
   });
 

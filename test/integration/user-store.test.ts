@@ -77,4 +77,79 @@ describe('UserStore with the shared set of known users', function () {
       true,
     );
   });
+
+  describe('ids MongoDB did not find', function () {
+    let monitored: MongoClient;
+    let finds = 0;
+
+    before(async function () {
+      // The real driver's command events count what reaches MongoDB.
+      monitored = new MongoClient(ctx.config.mongo.uri, { monitorCommands: true });
+      monitored.on('commandStarted', (e) => {
+        if (e.commandName === 'find' && e.command.find === USERS_COLLECTION) finds++;
+      });
+      await monitored.connect();
+    });
+
+    after(async function () {
+      await monitored?.close();
+    });
+
+    const store = (opts: { missingIdsTtlMs?: number; missingIdsLimit?: number } = {}) =>
+      UserStore.fromDb(monitored.db(ctx.config.mongo.db), { shared, ...opts });
+
+    it('reads MongoDB once for a flood of checks of one missing id, concurrent or not', async function () {
+      const users = store();
+      const missing = new ObjectId().toHexString();
+      finds = 0;
+      const concurrent = await Promise.all(Array.from({ length: 50 }, () => users.exists(missing)));
+      assert.deepEqual(new Set(concurrent), new Set([false]));
+      for (let i = 0; i < 50; i++) assert.equal(await users.exists(missing), false);
+      assert.equal(finds, 1);
+    });
+
+    it('asks again once the answer has lapsed, and forgets the oldest beyond its bound', async function () {
+      const users = store({ missingIdsTtlMs: 100, missingIdsLimit: 2 });
+      const [a, b, c] = [1, 2, 3].map(() => new ObjectId().toHexString()) as [
+        string,
+        string,
+        string,
+      ];
+      finds = 0;
+      await users.exists(a);
+      await users.exists(b);
+      await users.exists(a);
+      assert.equal(finds, 2);
+      await users.exists(c); // a is the oldest: forgotten
+      await users.exists(b);
+      assert.equal(finds, 3);
+      await users.exists(a);
+      assert.equal(finds, 4);
+      // The answer is short-lived by design: past its TTL MongoDB is asked again.
+      await new Promise((r) => setTimeout(r, 150));
+      await users.exists(b);
+      assert.equal(finds, 5);
+    });
+
+    it('still sees at once a user another process created after its "no"', async function () {
+      const users = store();
+      const _id = new ObjectId();
+      const id = _id.toHexString();
+      finds = 0;
+      assert.equal(await users.exists(id), false);
+      // Another process creates that user: MongoDB has it, and so has the shared set.
+      await db()
+        .collection<UserDoc>(USERS_COLLECTION)
+        .insertOne({
+          _id,
+          username: `late${Date.now()}`,
+          passwordHash: 'h',
+          createdAt: new Date(),
+        });
+      await redis.sAdd(shared.key, id);
+      // The shared set is asked before the remembered "no": no stale answer, no MongoDB read.
+      assert.equal(await users.exists(id), true);
+      assert.equal(finds, 1);
+    });
+  });
 });

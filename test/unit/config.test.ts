@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { ConfigError, CONFIG_VARIABLES, loadConfig } from '../../src/config/config.js';
+import {
+  CONFIG_EXIT_CODE,
+  ConfigError,
+  CONFIG_VARIABLES,
+  loadConfig,
+} from '../../src/config/config.js';
 
 const SECRET = 'x'.repeat(40);
 
@@ -82,6 +87,17 @@ describe('config', () => {
     ['RATE_LIMIT_SENDS', '0', /RATE_LIMIT_SENDS/],
     ['RATE_LIMIT_WINDOW_SECONDS', '0', /RATE_LIMIT_WINDOW_SECONDS/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL = "loud": must be one of fatal, error/],
+    ['HEADERS_TIMEOUT_MS', '10', /HEADERS_TIMEOUT_MS = "10": must be a whole number of milli/],
+    ['RECEIVE_TIMEOUT_MS', 'x', /RECEIVE_TIMEOUT_MS = "x"/],
+    ['TRUST_PROXY', 'yes', /TRUST_PROXY = "yes": must be true or false/],
+    ['METRICS_HOST', ' ', /METRICS_HOST/],
+    ['METRICS_PORT', '-1', /METRICS_PORT = "-1"/],
+    ['WS_MAX_CONNECTIONS_PER_USER', '0', /WS_MAX_CONNECTIONS_PER_USER = "0"/],
+    ['ALLOWED_ORIGINS', 'example.com', /ALLOWED_ORIGINS = "example.com": must be \* or a comma/],
+    ['ALLOWED_ORIGINS', 'https://a.example/path', /ALLOWED_ORIGINS/],
+    ['AUTH_RATE_LIMIT_ATTEMPTS', '0', /AUTH_RATE_LIMIT_ATTEMPTS/],
+    ['AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS', '1.5', /AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS/],
+    ['AUTH_RATE_LIMIT_WINDOW_SECONDS', '0', /AUTH_RATE_LIMIT_WINDOW_SECONDS/],
   ];
   for (const [name, value, pattern] of bad) {
     it(`refuses ${name}=${JSON.stringify(value)} naming the variable`, () => {
@@ -102,6 +118,45 @@ describe('config', () => {
   it('never echoes a secret in the error', () => {
     const err = failure({ JWT_SECRET: 'hunter2-secret' });
     assert.ok(!err.message.includes('hunter2'));
+  });
+
+  it('reads the hardening variables', () => {
+    const c = loadConfig({
+      ALLOWED_ORIGINS: 'https://Chat.example.com, http://localhost:8080',
+      TRUST_PROXY: 'true',
+      WS_MAX_CONNECTIONS_PER_USER: '4',
+    });
+    assert.deepEqual(c.realtime.allowedOrigins, [
+      'https://chat.example.com',
+      'http://localhost:8080',
+    ]);
+    assert.equal(c.realtime.maxConnectionsPerUser, 4);
+    assert.equal(c.http.trustProxy, true);
+    assert.deepEqual(loadConfig({ ALLOWED_ORIGINS: '*' }).realtime.allowedOrigins, ['*']);
+    const d = loadConfig({});
+    assert.deepEqual(d.realtime.allowedOrigins, []);
+    assert.equal(d.realtime.maxConnectionsPerUser, 16);
+    assert.deepEqual(d.metrics, { host: '127.0.0.1', port: 9400 });
+    assert.deepEqual(d.http, {
+      headersTimeoutMs: 10000,
+      receiveTimeoutMs: 15000,
+      trustProxy: false,
+    });
+    assert.match(
+      failure({ HEADERS_TIMEOUT_MS: '20000', RECEIVE_TIMEOUT_MS: '15000' }).message,
+      /HEADERS_TIMEOUT_MS: \(20000\) must not exceed RECEIVE_TIMEOUT_MS/,
+    );
+  });
+
+  it('validates only what the process reads', () => {
+    const env = { JWT_SECRET: 'short', DAEMON_METRICS_PORT: 'x', NODE_ENV: 'production' };
+    assert.doesNotThrow(() =>
+      loadConfig({ JWT_SECRET: 'short', NODE_ENV: 'production' }, 'daemon'),
+    );
+    assert.doesNotThrow(() => loadConfig({ JWT_SECRET: 'short' }, 'cli'));
+    assert.throws(() => loadConfig(env, 'api'), /JWT_SECRET: must be at least 32/);
+    assert.throws(() => loadConfig(env, 'daemon'), /DAEMON_METRICS_PORT = "x"/);
+    assert.throws(() => loadConfig({ CACHE_TTL_SECONDS: '0' }, 'cli'), /CACHE_TTL_SECONDS/);
   });
 
   it('requires JWT_SECRET in production', () => {
@@ -140,17 +195,52 @@ describe('config', () => {
       assert.ok(readme.includes(`\`${name}\``), `${name} missing`);
   });
 
-  it('an entry point given a bad value prints one line and exits with code 1', function () {
-    this.timeout(30000);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/bin/api.ts'], {
-      env: { ...process.env, CACHE_TTL_SECONDS: 'abc', NODE_ENV: 'test' },
+  /** Runs an entry point from the sources with `env` on top of this process's environment. */
+  function runEntry(file: string, env: Record<string, string>) {
+    return spawnSync(process.execPath, ['--import', 'tsx', file], {
+      env: { ...process.env, NODE_ENV: 'test', ...env },
       encoding: 'utf8',
       timeout: 25000,
     });
-    assert.equal(r.status, 1, r.stderr);
+  }
+
+  it(`an entry point given a bad value prints one line and exits with code ${CONFIG_EXIT_CODE}`, function () {
+    this.timeout(30000);
+    const r = runEntry('src/bin/api.ts', { CACHE_TTL_SECONDS: 'abc' });
+    assert.equal(r.status, 78, r.stderr);
     assert.equal(
       r.stderr.trim(),
       'Invalid configuration: CACHE_TTL_SECONDS = "abc": must be a whole number of seconds from 1 to 86400',
     );
+  });
+
+  it('each entry point validates only what it reads: JWT_SECRET stops the API, not the daemon or the CLI', function () {
+    this.timeout(60000);
+    // LOG_LEVEL comes after JWT_SECRET in the checks, so naming it shows JWT_SECRET was passed over.
+    const env = { NODE_ENV: 'production', JWT_SECRET: 'short', LOG_LEVEL: 'loud' };
+    const api = runEntry('src/bin/api.ts', env);
+    assert.equal(api.status, 78, api.stderr);
+    assert.equal(
+      api.stderr.trim(),
+      'Invalid configuration: JWT_SECRET: must be at least 32 characters',
+    );
+    for (const file of ['src/bin/daemon.ts', 'src/bin/cache.ts']) {
+      const r = runEntry(file, env);
+      assert.equal(r.status, 78, `${file}: ${r.stderr}`);
+      assert.match(r.stderr.trim(), /^Invalid configuration: LOG_LEVEL = "loud": must be one of /);
+    }
+  });
+
+  it(`npm start's prepare step checks the whole configuration first: one line, exit code ${CONFIG_EXIT_CODE}`, function () {
+    this.timeout(30000);
+    const r = runEntry('src/bin/prepare-local.ts', { JWT_SECRET: 'short' });
+    assert.equal(r.status, 78, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      'Invalid configuration: JWT_SECRET: must be at least 32 characters',
+    );
+    const daemonOnly = runEntry('src/bin/prepare-local.ts', { DAEMON_METRICS_PORT: 'x' });
+    assert.equal(daemonOnly.status, 78, daemonOnly.stderr);
+    assert.match(daemonOnly.stderr, /^Invalid configuration: DAEMON_METRICS_PORT = "x"/);
   });
 });

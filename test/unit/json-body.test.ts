@@ -6,7 +6,11 @@ import { gzipSync } from 'node:zlib';
 import Router, { type RouterContext } from '@koa/router';
 import { pino } from 'pino';
 import { createHttpApp } from '../../src/http/app.js';
-import { parseStrictJson } from '../../src/http/middleware/json-body.js';
+import {
+  decodeUtf8,
+  isJsonContentType,
+  parseStrictJson,
+} from '../../src/http/middleware/json-body.js';
 
 interface Answer {
   status: number;
@@ -19,6 +23,7 @@ const LIMIT = 64;
 /**
  * A request written by hand: `chunks` are written one by one (a pause between them), with
  * a Content-Length unless `chunked`; `abortAfter` destroys the request after that many chunks.
+ * The Content-Type is `application/json` unless `type` names another (null: none).
  */
 function send(
   port: number,
@@ -29,6 +34,7 @@ function send(
     headers?: Record<string, string>;
     chunked?: boolean;
     abortAfter?: number;
+    type?: string | null;
   },
 ): Promise<Answer> {
   const chunks = (opts.chunks ?? []).map((c) => (typeof c === 'string' ? Buffer.from(c) : c));
@@ -42,6 +48,7 @@ function send(
         method: opts.method ?? 'POST',
         headers: {
           ...(opts.chunked ? {} : { 'content-length': String(length) }),
+          ...(opts.type === null ? {} : { 'content-type': opts.type ?? 'application/json' }),
           ...opts.headers,
         },
       },
@@ -97,26 +104,117 @@ describe('JSON body reader', function () {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('parses an object or an array for POST, PUT and PATCH, whatever the content type', async function () {
+  it('parses an object or an array for POST, PUT and PATCH', async function () {
     for (const method of ['POST', 'PUT', 'PATCH']) {
       const res = await send(port, { method, chunks: ['{"a":1,"b":["x"]}'] });
       assert.equal(res.status, 200, method);
       assert.deepEqual(res.body.body, { a: 1, b: ['x'] });
       assert.equal(res.body.rawBody, '{"a":1,"b":["x"]}');
     }
-    const list = await send(port, {
-      chunks: [' \n[1,2]'],
-      headers: { 'content-type': 'text/plain' },
-    });
+    const list = await send(port, { chunks: [' \n[1,2]'] });
     assert.deepEqual(list.body.body, [1, 2]);
   });
 
-  it('gives {} for an empty body and leaves GET bodies unread', async function () {
-    const empty = await send(port, { chunks: [] });
-    assert.equal(empty.status, 200);
-    assert.deepEqual(empty.body.body, {});
-    const get = await send(port, { method: 'GET', chunks: [] });
+  it('accepts application/json in any case, with charset=utf-8 or other parameters', async function () {
+    for (const type of [
+      'application/json; charset=utf-8',
+      'application/json;charset=UTF-8',
+      'Application/JSON; Charset="utf-8"',
+      'application/json; profile=x',
+    ]) {
+      const res = await send(port, { chunks: ['{"a":1}'], type });
+      assert.equal(res.status, 200, type);
+      assert.deepEqual(res.body.body, { a: 1 }, type);
+      // The other path (chunked, through @koa/bodyparser) takes the same types.
+      const chunked = await send(port, { chunks: ['{"a":', '2}'], chunked: true, type });
+      assert.equal(chunked.status, 200, `${type} chunked`);
+      assert.deepEqual(chunked.body.body, { a: 2 }, `${type} chunked`);
+    }
+  });
+
+  it('answers 415 UNSUPPORTED_MEDIA_TYPE to any other Content-Type, or none, before the route runs', async function () {
+    const types = [
+      null,
+      'text/plain',
+      'text/plain; charset=utf-8',
+      'text/html',
+      'application/xml',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+      'application/json; charset=utf-16',
+      'application/jsonp',
+      'application/merge-patch+json',
+      '',
+    ];
+    for (const type of types) {
+      const before = handled;
+      for (const method of ['POST', 'PUT', 'PATCH']) {
+        const res = await send(port, { method, chunks: ['{"a":1}'], type });
+        assert.equal(res.status, 415, `${method} ${type}`);
+        assert.equal(res.body.error?.code, 'UNSUPPORTED_MEDIA_TYPE', `${method} ${type}`);
+        assert.match(res.body.error?.message ?? '', /application\/json/);
+      }
+      const chunked = await send(port, { chunks: ['{"a":', '1}'], chunked: true, type });
+      assert.equal(chunked.status, 415, `chunked ${type}`);
+      const gz = await send(port, {
+        chunks: [gzipSync('{"a":1}')],
+        headers: { 'content-encoding': 'gzip' },
+        type,
+      });
+      assert.equal(gz.status, 415, `gzip ${type}`);
+      assert.equal(handled, before, `the route ran for ${type}`);
+    }
+  });
+
+  it('gives {} for an empty body, whatever its Content-Type, and leaves GET bodies unread', async function () {
+    for (const type of [null, 'application/json', 'text/plain']) {
+      const empty = await send(port, { chunks: [], type });
+      assert.equal(empty.status, 200, String(type));
+      assert.deepEqual(empty.body.body, {});
+    }
+    const get = await send(port, { method: 'GET', chunks: [], type: 'text/plain' });
     assert.equal(get.body.body, null);
+  });
+
+  it('answers 400 BAD_JSON to bytes that are not valid UTF-8, on every path', async function () {
+    const bodies = {
+      'a lone 0xff 0xfe': Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+      'an overlong "<" (0xc0 0xbc)': Buffer.concat([
+        Buffer.from('{"a":"'),
+        Buffer.from([0xc0, 0xbc]),
+        Buffer.from('"}'),
+      ]),
+      'a truncated 3-byte sequence': Buffer.concat([
+        Buffer.from('{"a":"'),
+        Buffer.from([0xe2, 0x82]),
+        Buffer.from('"}'),
+      ]),
+      'a UTF-16 surrogate (0xed 0xa0 0x80)': Buffer.concat([
+        Buffer.from('{"a":"'),
+        Buffer.from([0xed, 0xa0, 0x80]),
+        Buffer.from('"}'),
+      ]),
+      'a cut at the very end': Buffer.concat([Buffer.from('{"a":"x"}'), Buffer.from([0xf0, 0x9f])]),
+    };
+    const before = handled;
+    for (const [what, body] of Object.entries(bodies)) {
+      for (const path of ['plain', 'chunked', 'gzip'] as const) {
+        const res = await send(port, {
+          chunks: [path === 'gzip' ? gzipSync(body) : body],
+          chunked: path === 'chunked',
+          headers: path === 'gzip' ? { 'content-encoding': 'gzip' } : {},
+        });
+        assert.equal(res.status, 400, `${what} (${path})`);
+        assert.equal(res.body.error?.code, 'BAD_JSON', `${what} (${path})`);
+        assert.equal(res.body.error?.message, 'The body is not valid UTF-8', `${what} (${path})`);
+      }
+    }
+    assert.equal(handled, before);
+    // U+FFFD itself, correctly encoded, is text like any other.
+    const replacement = await send(port, { chunks: ['{"a":"\ufffd"}'] });
+    assert.equal(replacement.status, 200);
+    assert.deepEqual(replacement.body.body, { a: '\ufffd' });
   });
 
   it('reads a body arriving in several chunks, a character split between two', async function () {
@@ -132,6 +230,8 @@ describe('JSON body reader', function () {
   it('skips a UTF-8 byte order mark', async function () {
     const res = await send(port, { chunks: ['\ufeff{"a":1}'] });
     assert.deepEqual(res.body.body, { a: 1 });
+    const chunked = await send(port, { chunks: ['\ufeff{"a":', '2}'], chunked: true });
+    assert.deepEqual(chunked.body.body, { a: 2 });
   });
 
   it('answers 400 BAD_JSON to malformed JSON and to a top-level value that is no object or array', async function () {
@@ -203,6 +303,51 @@ describe('JSON body reader', function () {
     assert.equal(handled, before);
     const next = await send(port, { chunks: ['{"ok":true}'] });
     assert.deepEqual(next.body.body, { ok: true });
+  });
+});
+
+describe('isJsonContentType', function () {
+  it('takes application/json with no charset or utf-8 (or its alias utf8), and nothing else', function () {
+    for (const yes of [
+      'application/json',
+      'APPLICATION/JSON',
+      ' application/json ',
+      'application/json;',
+      'application/json; charset=utf-8',
+      'application/json;charset="UTF-8"',
+      'application/json; foo=bar; charset=utf-8',
+      'application/json; charset=utf8',
+    ]) {
+      assert.equal(isJsonContentType(yes), true, yes);
+    }
+    for (const no of [
+      undefined,
+      '',
+      'text/plain',
+      'text/json',
+      'application/json5',
+      'application/ld+json',
+      'application/json; charset=iso-8859-1',
+      'application/json; charset',
+      'application/json; charset=',
+      'application/json; profile',
+    ]) {
+      assert.equal(isJsonContentType(no), false, String(no));
+    }
+  });
+});
+
+describe('decodeUtf8', function () {
+  it('decodes UTF-8, drops a byte order mark, and throws a 400 BAD_JSON on invalid bytes', function () {
+    assert.equal(decodeUtf8(Buffer.from('\ufeffé😀')), 'é😀');
+    for (const bytes of [[0xff], [0xc0, 0xbc], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0x80]]) {
+      assert.throws(
+        () => decodeUtf8(Buffer.from(bytes)),
+        (err: Error & { code?: string; status?: number }) =>
+          err.code === 'BAD_JSON' && err.status === 400,
+        String(bytes),
+      );
+    }
   });
 });
 

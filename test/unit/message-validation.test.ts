@@ -78,6 +78,35 @@ describe('input validation', function () {
     }
   });
 
+  it('counts content in code points; limits imageUrl to 2048 and publicId to 1–256 characters', function () {
+    // 5000 emoji are 10000 UTF-16 code units but 5000 code points: the README's measure.
+    parseInput(sendMessageSchema, { receiverId: RID, content: '😀'.repeat(5000) });
+    failure(() => parseInput(sendMessageSchema, { receiverId: RID, content: '😀'.repeat(5001) }));
+    const url = (n: number) => `https://a.b/${'x'.repeat(n - 'https://a.b/'.length)}`;
+    parseInput(sendMessageSchema, { receiverId: RID, imageUrl: url(2048) });
+    assert.match(
+      failure(() => parseInput(sendMessageSchema, { receiverId: RID, imageUrl: url(2049) }))
+        .message,
+      /^imageUrl: /,
+    );
+    const img = { receiverId: RID, imageUrl: url(100) };
+    parseInput(sendMessageSchema, { ...img, publicId: 'p'.repeat(256) });
+    for (const publicId of ['', 'p'.repeat(257)]) {
+      assert.match(
+        failure(() => parseInput(sendMessageSchema, { ...img, publicId })).message,
+        /^publicId: /,
+      );
+    }
+  });
+
+  it('names an unknown query parameter as such', function () {
+    assert.equal(
+      failure(() => parseInput(conversationQuerySchema, { sort: 'desc' }, 'query parameter'))
+        .message,
+      'unknown query parameter "sort"',
+    );
+  });
+
   it('refuses non-objects', function () {
     for (const v of [null, [], 'x', 3]) failure(() => parseInput(sendMessageSchema, v));
   });

@@ -33,13 +33,28 @@ describe('resolveRealtimeOptions', function () {
     assert.equal(o.maxPayload, 64 * 1024);
     assert.equal(o.maxQueuedFrames, 32);
     assert.equal(o.closeGraceMs, 2000);
+    assert.equal(o.maxConnectionsPerUser, 16);
+    assert.deepEqual(o.allowedOrigins, []);
     assert.deepEqual(Object.keys(REALTIME_DEFAULTS).sort(), [
+      'allowedOrigins',
       'closeGraceMs',
       'heartbeatMs',
       'maxBufferedBytes',
+      'maxConnectionsPerUser',
       'maxPayload',
       'maxQueuedFrames',
       'path',
+    ]);
+  });
+
+  it('keeps allowed origins as browsers send them (lower case), or ["*"]', function () {
+    const o = resolveRealtimeOptions({
+      ...base,
+      allowedOrigins: ['https://Chat.Example.com', 'http://localhost:8080'],
+    });
+    assert.deepEqual(o.allowedOrigins, ['https://chat.example.com', 'http://localhost:8080']);
+    assert.deepEqual(resolveRealtimeOptions({ ...base, allowedOrigins: ['*'] }).allowedOrigins, [
+      '*',
     ]);
   });
 
@@ -69,6 +84,12 @@ describe('resolveRealtimeOptions', function () {
     ['a string payload limit', { maxPayload: '65536' as never }, /"maxPayload"/],
     ['no queued frames', { maxQueuedFrames: 0 }, /"maxQueuedFrames"/],
     ['NaN grace', { closeGraceMs: Number.NaN }, /"closeGraceMs"/],
+    ['no connections per user', { maxConnectionsPerUser: 0 }, /"maxConnectionsPerUser"/],
+    ['a fractional connection limit', { maxConnectionsPerUser: 2.5 }, /"maxConnectionsPerUser"/],
+    ['origins as a string', { allowedOrigins: 'https://a.example' as never }, /"allowedOrigins"/],
+    ['an origin with a path', { allowedOrigins: ['https://a.example/chat'] }, /"allowedOrigins"/],
+    ['an origin without a scheme', { allowedOrigins: ['a.example'] }, /"allowedOrigins"/],
+    ['* among origins', { allowedOrigins: ['*', 'https://a.example'] }, /"allowedOrigins"/],
   ];
   for (const [what, patch, message] of invalid) {
     it(`rejects ${what} with a TypeError`, function () {

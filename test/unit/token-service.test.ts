@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
 import { TokenService } from '../../src/auth/token-service.js';
 import { AppError } from '../../src/errors/app-error.js';
 
@@ -15,6 +16,21 @@ describe('TokenService', () => {
     await assert.rejects(tokens.verifyToken(forged), (e) => e instanceof AppError);
     const other = new TokenService({ secret: `${SECRET}-other` });
     await assert.rejects(other.verifyToken(token), (e) => e instanceof AppError);
+  });
+
+  it('refuses a correctly signed token without exp (it would never expire)', async () => {
+    const tokens = new TokenService({ secret: SECRET });
+    const noExp = await new SignJWT({ username: USER.username })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(USER.id)
+      .setIssuedAt()
+      .sign(new TextEncoder().encode(SECRET));
+    await assert.rejects(
+      tokens.verifyToken(noExp),
+      (e) => e instanceof AppError && e.code === 'UNAUTHORIZED',
+    );
+    // Refused again: nothing about it was cached.
+    await assert.rejects(tokens.verifyToken(noExp), (e) => e instanceof AppError);
   });
 
   it('stops accepting a cached token once it has expired', async function () {

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import { AppError, isAppError } from '../../errors/app-error.js';
+import { ERROR_CODES } from '../../errors/error-codes.js';
 import type { Logger } from '../../logging/logger.js';
 
 /** Status of errors thrown by body reading (json-body.ts, co-body / raw-body) and `ctx.throw`. */
@@ -29,23 +30,25 @@ export function toAppError(err: unknown): AppError {
   if (status === 400) return new AppError('VALIDATION_FAILED', 'The request could not be read');
   if (status === 401) return new AppError('UNAUTHORIZED');
   if (status === 404) return new AppError('NOT_FOUND');
+  if (status === 405) return new AppError('METHOD_NOT_ALLOWED');
+  if (status === 501) return new AppError('NOT_IMPLEMENTED');
   return new AppError('INTERNAL', undefined, { cause: err });
 }
 
 /**
- * Turns every error into `{ "error": { "code", "message" } }` with the right status.
+ * Turns every error into `{ "error": { "code", "message" } }` with the right status, and
+ * so does every error status set without a body (see {@link bodilessError}).
  * A 5xx is logged with its stack; the client sees only the code's generic message.
  */
 export function errorHandler(logger: Logger) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
-      }
+      if (ctx.body == null && ctx.status >= 400) throw bodilessError(ctx);
     } catch (err) {
       const appErr = toAppError(err);
-      if (appErr.status >= 500) {
+      // A 501 is a client's unknown method (scanners send many), not a failure of ours.
+      if (appErr.status >= 500 && appErr.code !== 'NOT_IMPLEMENTED') {
         logger.error(
           { err: appErr.cause ?? appErr, method: ctx.method, path: ctx.path },
           'request failed',
@@ -56,14 +59,39 @@ export function errorHandler(logger: Logger) {
       ctx.body = {
         error: {
           code: appErr.code,
-          message: appErr.expose ? appErr.message : (ERROR_TEXT[appErr.code] ?? 'Internal error'),
+          message: appErr.expose
+            ? appErr.message
+            : (ERROR_TEXT[appErr.code] ?? ERROR_CODES[appErr.code].message),
         },
       };
     }
   };
 }
 
+/**
+ * The error for a status set without a body, which Koa would answer with its plain-text
+ * status line: Koa's default 404 (no route matched), and @koa/router's `allowedMethods`
+ * 405 (the path exists, not for this method) and 501 (a method no route knows), with the
+ * `Allow` header it set (dropped when empty: no route has the path).
+ */
+function bodilessError(ctx: Context): AppError {
+  const allow = ctx.response.get('Allow');
+  if (allow === '') ctx.remove('Allow');
+  switch (ctx.status) {
+    case 404:
+      return new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
+    case 405:
+      return new AppError(
+        'METHOD_NOT_ALLOWED',
+        `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allow}`,
+      );
+    case 501:
+      return new AppError('NOT_IMPLEMENTED');
+    default:
+      return toAppError({ status: ctx.status });
+  }
+}
+
 const ERROR_TEXT: Partial<Record<string, string>> = {
-  INTERNAL: 'Internal error',
   SERVICE_UNAVAILABLE: 'A backing service is unavailable; try again shortly',
 };

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
 import bourne from '@hapi/bourne';
 import type { Context, Next } from 'koa';
+import { AppError } from '../../errors/app-error.js';
 
 /** What {@link jsonBody} reads: the methods @koa/bodyparser parses by default. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -27,13 +28,16 @@ class BodyReadError extends Error {
 
 /**
  * Parses every POST / PUT / PATCH body as JSON into `ctx.request.body` (and its text into
- * `ctx.request.rawBody`), whatever its declared type, like `@koa/bodyparser` configured with
- * `enableTypes: ['json'], jsonStrict: true, detectJSON: () => true` did alone before, with
- * the same answers (mapped by error-handler.ts):
+ * `ctx.request.rawBody`). Answers (mapped by error-handler.ts):
+ * - a body whose Content-Type is not `application/json` (a `charset` parameter, if any,
+ *   must be `utf-8`), or that has none → 415 UNSUPPORTED_MEDIA_TYPE, before it is read;
  * - a body over `limit` bytes → 413 PAYLOAD_TOO_LARGE (raw-body's `entity.too.large`);
+ * - bytes that are not valid UTF-8 (never replaced by U+FFFD) → 400 BAD_JSON;
  * - malformed JSON, a top-level value that is not an object or array, or a `__proto__` key
  *   anywhere (prototype poisoning, checked by @hapi/bourne as co-body does) → 400 BAD_JSON;
- * - an empty body → `{}`; a UTF-8 BOM is skipped;
+ * - no body (`Content-Length: 0`, or neither it nor `Transfer-Encoding`) → `{}`, whatever
+ *   the Content-Type: the route's validation then names the missing fields;
+ * - a UTF-8 byte order mark is skipped;
  * - a request whose body cannot be read (aborted) → 400 (raw-body's `request.aborted`).
  *
  * Why not @koa/bodyparser alone: on `POST /api/messages/send` in write-behind mode its chain
@@ -45,45 +49,99 @@ class BodyReadError extends Error {
  * autocannon request) — needs none of that: Node's HTTP parser already stops the body at
  * Content-Length, so reading it is collecting the chunks until `end`. This reader does only
  * that, and hands every other request (a `Content-Encoding` to inflate, chunked bodies with
- * no length, a length over the limit, an already closed request) to the same @koa/bodyparser
- * configuration as before, so their answers are unchanged. The JSON itself still goes
- * through @hapi/bourne.
+ * no length, a length over the limit, an already closed request) to @koa/bodyparser, which
+ * reads the bytes (inflated, within the limit) and leaves decoding and parsing to the same
+ * code as the common case.
  */
 export function jsonBody(opts: { limit: number }) {
   const { limit } = opts;
   const fallback = bodyParser({
-    enableTypes: ['json'],
-    jsonLimit: limit,
-    jsonStrict: true,
-    // Parse JSON whatever the declared type; non-JSON content is a 400 with BAD_JSON.
-    detectJSON: () => true,
+    enableTypes: ['text'],
+    extendTypes: { text: ['application/json'] },
+    textLimit: limit,
+    // One character per byte, so the bytes survive: iconv-lite's utf-8 decoder would turn
+    // invalid sequences into U+FFFD, which the fatal decoder below must see instead.
+    encoding: 'latin1',
   });
   return function readJsonBody(ctx: Context, next: Next): Promise<void> {
     if (!BODY_METHODS.has(ctx.method) || ctx.request.body !== undefined) return next();
     const req = ctx.req;
-    const { 'content-length': lengthHeader, 'content-encoding': coding } = req.headers;
+    const {
+      'content-length': lengthHeader,
+      'content-encoding': coding,
+      'content-type': type,
+    } = req.headers;
     const length = lengthHeader === undefined ? NaN : Number(lengthHeader);
+    if (length === 0 || (lengthHeader === undefined && !req.headers['transfer-encoding'])) {
+      ctx.request.body = {};
+      ctx.request.rawBody = '';
+      return next();
+    }
+    if (type !== 'application/json' && !isJsonContentType(type)) {
+      throw new AppError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Send the body as Content-Type: application/json (UTF-8)',
+      );
+    }
     if (
       !(length <= limit) ||
       (coding !== undefined && coding.toLowerCase() !== 'identity') ||
       req.closed
     ) {
-      return fallback(ctx, next);
-    }
-    if (length === 0) {
-      ctx.request.body = {};
-      ctx.request.rawBody = '';
-      return next();
+      return fallback(ctx, () => {
+        const bytes = ctx.request.rawBody;
+        // Not text: the bodyparser did not take the Content-Type for JSON (an odd parameter).
+        if (typeof bytes !== 'string') throw new AppError('UNSUPPORTED_MEDIA_TYPE');
+        const text = decodeUtf8(Buffer.from(bytes, 'latin1'));
+        ctx.request.body = parseStrictJson(text);
+        ctx.request.rawBody = text;
+        return next();
+      });
     }
     return readBody(req, length).then((buf) => {
-      let text = buf.toString('utf8');
-      // raw-body's decoder (iconv-lite) drops a byte order mark.
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      const text = decodeUtf8(buf);
       ctx.request.body = parseStrictJson(text);
       ctx.request.rawBody = text;
       return next();
     });
   };
+}
+
+/**
+ * Whether a Content-Type header names JSON: the media type `application/json` (any case,
+ * any parameters), whose `charset`, when given, is `utf-8` or its common alias `utf8`
+ * (RFC 8259: JSON between systems is UTF-8).
+ */
+export function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const [type = '', ...params] = header.split(';');
+  if (type.trim().toLowerCase() !== 'application/json') return false;
+  for (const param of params) {
+    if (param.trim() === '') continue;
+    const eq = param.indexOf('=');
+    // Not `name=value`: a malformed header (type-is, behind the fallback, refuses it too).
+    if (eq === -1) return false;
+    if (param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const value = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (value !== 'utf-8' && value !== 'utf8') return false;
+  }
+  return true;
+}
+
+/** Fatal: invalid UTF-8 throws instead of becoming U+FFFD. Skips a byte order mark. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body's text; bytes that are not valid UTF-8 are a 400 BAD_JSON. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new AppError('BAD_JSON', 'The body is not valid UTF-8');
+  }
 }
 
 /**

@@ -9,7 +9,8 @@ export interface AuthState {
 
 /**
  * Requires `Authorization: Bearer <token>`; puts the verified user in `ctx.state.user`.
- * Anything else (no header, another scheme, a forged or expired token) is 401 `UNAUTHORIZED`.
+ * Anything else (no header, another scheme, a forged or expired token, one without `exp` or
+ * of a user that does not exist: whatever `verifyToken` refuses) is 401 `UNAUTHORIZED`.
  */
 export function requireAuth(verifyToken: (token: string) => Promise<AuthUser>) {
   return async function authenticate(ctx: Context, next: Next): Promise<void> {

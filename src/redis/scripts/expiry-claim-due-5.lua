@@ -38,6 +38,7 @@ local now = nowMs()
 local token = now + tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local out = { now, token, false }
+local records = { inflight = KEYS[2], shadow = KEYS[3], attempts = KEYS[4] }
 
 -- Members and scores of a WITHSCORES reply, as two lists.
 local function split(reply)
@@ -54,16 +55,16 @@ local due, deadlines =
 local seen = {}
 if #due > 0 then
   callChunked({ 'ZREM', KEYS[1] }, due)
-  claimEntries(out, token, due, deadlines, 0, seen)
+  claimEntries(records, out, token, due, deadlines, 0, seen)
 end
 local slotted, slotDeadlines = slotClaim(KEYS[5], now, limit - #due, seen)
-claimEntries(out, token, slotted, slotDeadlines, 0)
+claimEntries(records, out, token, slotted, slotDeadlines, 0)
 
 local room = limit - #due - #slotted
 if room > 0 then
   local expired, leases =
     split(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, room))
-  claimEntries(out, token, expired, leases, 1)
+  claimEntries(records, out, token, expired, leases, 1)
 end
 
 return out

@@ -34,6 +34,7 @@
 local now = nowMs()
 local token = now + tonumber(ARGV[1])
 local out = { now, token, false }
+local records = { inflight = KEYS[2], shadow = KEYS[3], attempts = KEYS[4] }
 
 local named, once = {}, {}
 for i = 3, #ARGV do
@@ -65,13 +66,13 @@ for i = 1, #named do
 end
 if #due > 0 then
   callChunked({ 'ZREM', KEYS[1] }, due)
-  claimEntries(out, token, due, deadlines, 0, seen)
+  claimEntries(records, out, token, due, deadlines, 0, seen)
 end
 
 if unindexed > 0 then
   local room = tonumber(ARGV[2])
   local slotted, slotDeadlines = slotClaim(KEYS[5], now, room, seen)
-  claimEntries(out, token, slotted, slotDeadlines, 0)
+  claimEntries(records, out, token, slotted, slotDeadlines, 0)
   if #slotted < math.min(room, unindexed) then
     local next = slotEarliest(KEYS[5])
     if next and next > now and (out[3] == false or next < out[3]) then

@@ -15,7 +15,6 @@
       slots: a larger backlog is reported as at least that)
 ]]
 --!include lib/clock.lua
---!include lib/chunked-call.lua
 --!include lib/due-slots.lua
 local now = nowMs()
 local firstDue = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')

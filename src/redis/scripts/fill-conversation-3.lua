@@ -10,7 +10,7 @@
     KEYS[3] {p}expiry:due
 
     ARGV[1] generation read before the MongoDB read; '' = convgen did not exist
-    ARGV[2] TTL in seconds
+    ARGV[2] TTL in seconds, or at:<ms>, an absolute deadline (lib/clock.lua's deadlineOf)
     ARGV[3] message key prefix ({p}message:)
     ARGV[4..] message JSON, oldest first (at least one)
 
@@ -25,8 +25,7 @@ if current ~= ARGV[1] or #ARGV < 4 then
   return 0
 end
 
-local ttl = tonumber(ARGV[2])
-local deadline = nowMs() + ttl * 1000
+local deadline = deadlineOf(ARGV[2])
 
 unpointAll(KEYS[1], ARGV[3])
 redis.call('DEL', KEYS[1])

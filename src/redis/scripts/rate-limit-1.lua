@@ -1,10 +1,12 @@
 --[[
-  Fixed-window counter of a user's sends, shared by every API process (REST and ws).
+  Fixed-window counter shared by every API process: a user's sends (REST and ws), or the
+  login and sign-up attempts of a username or a client address.
 
   Input:
-    KEYS[1] {p}ratelimit:send:{userId}
+    KEYS[1] {p}ratelimit:send:{userId}, {p}ratelimit:auth:user:{username} or
+            {p}ratelimit:auth:addr:{address}
 
-    ARGV[1] sends allowed per window
+    ARGV[1] events allowed per window
     ARGV[2] window length in ms
 
   Output:

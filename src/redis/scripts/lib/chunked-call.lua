@@ -4,7 +4,7 @@
 -- one per entry is what keeps the expiry scripts cheap for Redis. Returns the replies of
 -- a command that answers an array per argument (HMGET, ZMSCORE), concatenated in order,
 -- and the sum of the replies of a command that answers a count (EXISTS, ZREM).
--- Included by the expiry scripts.
+-- Included by the expiry scripts and lib/due-slots.lua.
 local CHUNK = 1000
 local function callChunked(head, args)
   local replies, total = {}, 0

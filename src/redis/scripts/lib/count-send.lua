@@ -1,6 +1,7 @@
--- Fixed-window counter of a user's sends, shared by every API process (REST and ws):
--- counts one send on `key` and returns whether it is within `limit` per `windowMs`, the
--- count, and the ms until the window ends. Included by rate-limit-1 and send-message-7.
+-- Fixed-window counter shared by every API process (a user's sends, REST and ws; login and
+-- sign-up attempts): counts one event on `key` and returns whether it is within `limit` per
+-- `windowMs`, the count, and the ms until the window ends. Included by rate-limit-1 and
+-- send-message-8.
 local function countSend(key, limit, windowMs)
   local count = redis.call('INCR', key)
   local left = redis.call('PTTL', key)

@@ -18,6 +18,7 @@
 -- alive with a later PEXPIRETIME, and the claim drops it (the later entry stands for both,
 -- as one member per key did before).
 -- Slot names are built from the index's name: these scripts assume one node, not a Cluster.
+--!include lib/chunked-call.lua
 local SLOT_MS = 100
 local SLOT_FULL = 120
 
@@ -70,10 +71,10 @@ local function slotForget(index, key)
   end
 end
 
--- Claims up to `room` entries due by `now` (after lib/chunked-call.lua): removes them from
--- their slots and returns their keys and deadlines, in order of slot start (a 100 ms slot
--- before the 1 ms slots it spilled into; all of them are due). `seen` holds the
--- keys this call claimed already (a key is claimed once per call) and is extended.
+-- Claims up to `room` entries due by `now`: removes them from their slots and returns
+-- their keys and deadlines, in order of slot start (a 100 ms slot before the 1 ms slots it
+-- spilled into; all of them are due). `seen` holds the keys this call claimed already (a
+-- key is claimed once per call) and is extended.
 local function slotClaim(index, now, room, seen)
   local keys, deadlines = {}, {}
   if room <= 0 then

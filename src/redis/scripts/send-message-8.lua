@@ -18,17 +18,18 @@
     KEYS[5] {p}expiry:shadow
     KEYS[6] {p}pending:{a}:{b}
     KEYS[7] {p}expiry:slots         the message's deadline (lib/due-slots.lua)
-    KEYS[8] optional: {p}ratelimit:send:{sender} — count the send first (rate-limit-1.lua's
-            counter), and write nothing when it is over the limit
+    KEYS[8] {p}ratelimit:send:{sender}
+            rate-limit-1.lua's counter: the send is counted first unless ARGV[7] is '',
+            and nothing is written when it is over the limit
 
     ARGV[1] message JSON
-    ARGV[2] TTL in seconds
+    ARGV[2] TTL in seconds, or at:<ms>, an absolute deadline (lib/clock.lua's deadlineOf)
     ARGV[3] conversation list size (messages kept)
     ARGV[4] MessageShadow JSON, or '' when the message is already in MongoDB
     ARGV[5] message id
     ARGV[6] createdAt in ms (pending score)
-    ARGV[7] with KEYS[8]: sends allowed per window
-    ARGV[8] with KEYS[8]: window length in ms
+    ARGV[7] sends allowed per window, or '' when the caller counted the send itself
+    ARGV[8] window length in ms ('' with ARGV[7])
 
   Output:
     { listUpdated (0|1), generation after the bump }
@@ -38,15 +39,14 @@
 --!include lib/count-send.lua
 --!include lib/due-slots.lua
 --!include lib/message-pointer.lua
-if KEYS[8] then
+if ARGV[7] ~= '' then
   local allowed, _, left = countSend(KEYS[8], ARGV[7], ARGV[8])
   if not allowed then
     return { -1, left }
   end
 end
 
-local ttl = tonumber(ARGV[2])
-local deadline = nowMs() + ttl * 1000
+local deadline = deadlineOf(ARGV[2])
 
 -- A message cached again (a retried send) leaves the entry of its previous TTL.
 slotForget(KEYS[7], KEYS[1])

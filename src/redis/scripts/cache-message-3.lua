@@ -3,19 +3,20 @@
   one step (docs/redis-data-model.md: the deadline is written by the script that sets the
   TTL; the entry of a TTL set before is dropped).
 
-  With a third key, only if that guard key (a conversation's convgen) still holds the value
-  read before the data was loaded from MongoDB: a read racing with an edit or delete then
-  cannot put the old version back into the cache. (2 keys, or 3 with the guard.)
+  With a guard, only if the guard key (a conversation's convgen) still holds the value read
+  before the data was loaded from MongoDB: a read racing with an edit or delete then cannot
+  put the old version back into the cache.
 
   Input:
     KEYS[1] cache key (e.g. {p}message:{id}); not a conversation list (those are written
-            by send-message-7 and fill-conversation-3 only)
+            by send-message-8 and fill-conversation-3 only)
     KEYS[2] {p}expiry:slots
-    KEYS[3] optional guard key, e.g. {p}convgen:{a}:{b}
+    KEYS[3] guard key, e.g. {p}convgen:{a}:{b}; unread without a guard (KEYS[1] again)
 
     ARGV[1] value (JSON)
-    ARGV[2] TTL in seconds
-    ARGV[3] with a guard: its expected value; '' = the guard key must not exist
+    ARGV[2] TTL in seconds, or at:<ms>, an absolute deadline (lib/clock.lua's deadlineOf)
+    ARGV[3] '1' with a guard, '0' without
+    ARGV[4] with a guard: its expected value; '' = the guard key must not exist
 
   Output:
     1 - cached
@@ -23,15 +24,14 @@
 ]]
 --!include lib/clock.lua
 --!include lib/due-slots.lua
-if KEYS[3] then
+if ARGV[3] == '1' then
   local current = redis.call('GET', KEYS[3]) or ''
-  if current ~= ARGV[3] then
+  if current ~= ARGV[4] then
     return 0
   end
 end
 
-local ttl = tonumber(ARGV[2])
-local deadline = nowMs() + ttl * 1000
+local deadline = deadlineOf(ARGV[2])
 
 slotForget(KEYS[2], KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', deadline)
