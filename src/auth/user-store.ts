@@ -1,4 +1,5 @@
-import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb';
+import { ObjectId, type Collection, type Db } from 'mongodb';
+import { isDuplicateKey } from '../mongo/duplicate-key.js';
 import type { RedisClient } from '../redis/redis-client.js';
 
 export const USERS_COLLECTION = 'users';
@@ -88,7 +89,7 @@ export class UserStore {
     try {
       await this.collection.insertOne(doc);
     } catch (err) {
-      if (err instanceof MongoServerError && err.code === 11000) {
+      if (isDuplicateKey(err)) {
         throw new DuplicateUsernameError(username);
       }
       throw err;

@@ -1,6 +1,11 @@
 import { ExpiryDaemon } from '../expiry/expiry-daemon.js';
+import type { PersistShadows } from '../expiry/persist-pipeline.js';
 import { onShutdown } from '../lifecycle/shutdown.js';
+import { insertMissingMessages, messagesCollection } from '../messages/message-store.js';
+import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
 import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
+import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
+import { createRedisClient } from '../redis/redis-client.js';
 import { boot } from './boot.js';
 
 const { config, logger } = boot('expiry-daemon', 'daemon');
@@ -10,13 +15,64 @@ const { config, logger } = boot('expiry-daemon', 'daemon');
 const instance = Number(process.env.NODE_APP_INSTANCE ?? 0) || 0;
 const basePort = config.expiry.metricsPort;
 const metricsPort = basePort === 0 ? 0 : basePort + instance;
+const name = `expiry-daemon-${instance}`;
+const daemonLogger = logger.child({ instance, component: name });
 
+// Commands queue while Redis is down (no fail-fast): a round just waits.
+const redis = createRedisClient(config.redis, daemonLogger, { name });
+const mongo = createMongoClient(config.mongo, daemonLogger, { appName: name });
+const mongoAbort = new AbortController();
+let mongoConnected = false;
+const persist: PersistShadows = async (messages, shadows) => {
+  // Until then shadows are nacked with a backoff; entries without one need no MongoDB.
+  if (!mongoConnected) throw new Error('MongoDB is not connected yet');
+  return insertMissingMessages(messages, shadows);
+};
 const daemon = new ExpiryDaemon(
-  { config, logger: logger.child({ instance }) },
-  { metricsPort, name: `expiry-daemon-${instance}` },
+  {
+    config,
+    logger: daemonLogger,
+    redis,
+    messages: messagesCollection(mongo.db(config.mongo.db)),
+  },
+  { persist },
 );
-// Registered before start() so that a signal during a slow start (Redis down) still stops it.
-onShutdown(logger, [{ name: 'expiry-daemon', run: () => daemon.stop() }]);
+// Served once Redis is reached; a shutdown before that has none to close.
+const metrics: { server?: MetricsServer } = {};
+
+// Registered before the connects so that a signal during a slow start (Redis down) still stops it.
+onShutdown(logger, [
+  { name: 'expiry-daemon', run: () => daemon.stop() },
+  { name: 'metrics', run: async () => metrics.server?.close() },
+  {
+    name: 'redis',
+    run: async () => {
+      if (redis.isOpen) await redis.close().catch(() => redis.destroy());
+    },
+  },
+  {
+    name: 'mongo',
+    run: async () => {
+      mongoAbort.abort();
+      await mongo.close().catch(() => {});
+    },
+  },
+]);
+
+await redis.connect();
+// Not left to the driver's connect-on-first-use: when that first connect fails, the client
+// stays closed ("Topology is closed"). Once connected, the driver rides out outages itself.
+connectMongoWithRetry(mongo, config.mongo, daemonLogger, mongoAbort.signal).then(
+  () => {
+    mongoConnected = true;
+  },
+  () => {
+    // Aborted by the shutdown.
+  },
+);
+metrics.server = await serveMetrics(daemon.metricsRegistry, config.expiry.metricsHost, metricsPort);
+const { address, port } = metrics.server.address;
+daemonLogger.info({ host: address, port }, 'expiry metrics at /metrics');
 await daemon.start();
 
 // pm2 monit / pm2 show: expirations/s, lag p99, backlog, dead letters; and two actions:

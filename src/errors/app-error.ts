@@ -30,3 +30,8 @@ export class AppError extends Error {
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
 }
+
+/** What REST and ws tell a client: the error's own message if it may be shown, else its code's. */
+export function clientMessage(err: AppError): string {
+  return err.expose ? err.message : ERROR_CODES[err.code].message;
+}

@@ -1,5 +1,6 @@
 /**
- * Every error code a client can receive, with its HTTP status and default message.
+ * Every error code a client can receive, with its HTTP status and default message: the one
+ * text REST and ws give for a code when an error's own message is not for clients.
  * Codes are stable: clients branch on them. test/unit/error-codes.test.ts checks that
  * each one is documented in README.md.
  */
@@ -30,7 +31,10 @@ export const ERROR_CODES = {
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many open connections for this user' },
   INTERNAL: { status: 500, message: 'Internal error' },
   NOT_IMPLEMENTED: { status: 501, message: 'This method is not implemented' },
-  SERVICE_UNAVAILABLE: { status: 503, message: 'A backing service is unavailable' },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    message: 'A backing service is unavailable; try again shortly',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

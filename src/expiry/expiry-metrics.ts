@@ -1,15 +1,13 @@
-import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../metrics/default-metrics.js';
-import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
 
 /** Where an expiration was learnt of: a keyevent hint or the deadline poll. */
 export type ExpirySource = 'event' | 'poll';
 
 /**
  * The expiry daemon's Prometheus metrics, in a registry of its own (not prom-client's
- * global one), so that several daemons in one process (tests) do not collide, plus the
- * tiny `GET /metrics` server that exposes them.
+ * global one), so that several daemons in one process (tests) do not collide. The process
+ * serves it (src/metrics/metrics-server.ts).
  */
 export class ExpiryMetrics {
   readonly registry = new Registry();
@@ -18,7 +16,6 @@ export class ExpiryMetrics {
   readonly persistFailures: Counter;
   readonly deadLetters: Gauge;
   readonly backlog: Gauge<'state'>;
-  private server: MetricsServer | undefined;
 
   constructor(opts: { defaultMetrics: boolean; labels?: Record<string, string> }) {
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
@@ -55,17 +52,5 @@ export class ExpiryMetrics {
       registers,
     });
     if (opts.defaultMetrics) collectProcessMetrics(this.registry);
-  }
-
-  /** Serves `GET /metrics` in the Prometheus text format; port 0 picks a free port. */
-  async listen(host: string, port: number): Promise<AddressInfo> {
-    this.server = await serveMetrics(this.registry, host, port);
-    return this.server.address;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    await server?.close();
   }
 }

@@ -4,12 +4,10 @@ import {
   type Document,
   type OptionalUnlessRequiredId,
 } from 'mongodb';
+import { isDuplicateKey } from '../mongo/duplicate-key.js';
 
 /** What became of one document given to {@link InsertCoalescer.insert}. */
 export type InsertOutcome = 'inserted' | 'duplicate';
-
-/** MongoDB's duplicate-key error: a document with this `_id` is there already. */
-const DUPLICATE_KEY = 11000;
 
 export interface InsertCoalescerOptions {
   /** Largest `insertMany`. @defaultValue 500 */
@@ -117,7 +115,7 @@ function settleBulkError<T>(batch: Pending<T>[], err: unknown): void {
   batch.forEach((p, i) => {
     const e = byIndex.get(i);
     if (!e) p.resolve('inserted');
-    else if (e.code === DUPLICATE_KEY) p.resolve('duplicate');
+    else if (isDuplicateKey(e)) p.resolve('duplicate');
     else p.reject(Object.assign(new Error(e.errmsg ?? 'write error'), { code: e.code }));
   });
 }

@@ -1,10 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ObjectId, type Collection } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { UserStore } from '../auth/user-store.js';
 import type { CacheService } from '../cache/cache-service.js';
 import type { PersistenceMode } from '../config/config.js';
-import { AppError, isAppError } from '../errors/app-error.js';
-import { isMongoUnavailable, withBackendErrors } from '../errors/backend-errors.js';
+import { AppError } from '../errors/app-error.js';
+import { withBackendErrors } from '../errors/backend-errors.js';
 import { parseInput } from '../errors/parse-input.js';
 import type { Logger } from '../logging/logger.js';
 import { conversationId, RedisKeys } from '../redis/keys.js';
@@ -12,7 +11,7 @@ import { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import type { ConversationCache } from './conversation-cache.js';
 import { pageFromCache, uniqueSorted } from './conversation-cache.js';
-import { InsertCoalescer } from './insert-coalescer.js';
+import { IdempotentSend, idempotencyKeyOf, type SendResult } from './idempotent-send.js';
 import type { EventPublisher, MessageEvent } from './message-events.js';
 import {
   ensureMessageIndexes,
@@ -21,38 +20,18 @@ import {
   writeMessageEdit,
   writeMessageTombstone,
 } from './message-store.js';
-import {
-  fromMessageDoc,
-  messageJson,
-  shadowJson,
-  toMessageDoc,
-  type Message,
-  type MessageDoc,
-  type MessageShadow,
-} from './message.js';
-import type { SendRateLimiter } from './send-rate-limiter.js';
-import { SendIdempotency, type IdempotencyClaim } from './send-idempotency.js';
+import { fromMessageDoc, type Message, type MessageDoc } from './message.js';
 import {
   assertObjectId,
   conversationQuerySchema,
   editMessageSchema,
-  IDEMPOTENCY_KEY_RE,
   sendMessageSchema,
 } from './message-validation.js';
+import { SendIdempotency } from './send-idempotency.js';
+import type { SendRateLimiter } from './send-rate-limiter.js';
+import { sendWriteFor, type SendWrite } from './send-write.js';
 
-/** What a send answers. */
-export interface SendResult {
-  message: Message;
-  /** True when the message is in MongoDB; false while only Redis holds it. */
-  persisted: boolean;
-  /**
-   * HTTP status to answer: 201 stored now; 202 accepted into Redis because MongoDB was
-   * down in write-through mode; 200 a retry of an earlier send (same idempotency key).
-   */
-  status: 200 | 201 | 202;
-  /** True when this was a retry answered with the earlier message. */
-  replayed: boolean;
-}
+export type { SendResult };
 
 /** What a conversation read answers. */
 export interface ConversationPage {
@@ -68,7 +47,8 @@ export interface ConversationPage {
   cache: 'HIT' | 'MISS';
 }
 
-export interface MessageServiceOptions {
+/** What a {@link MessageService} works on; the caller builds these (see api-services.ts). */
+export interface MessageServiceDeps {
   redis: RedisClient;
   keys: RedisKeys;
   logger: Logger;
@@ -109,20 +89,32 @@ export const DEFAULT_PAGE = 50;
 export class MessageService {
   /** Key names relative to the prefix, as CacheService takes them. */
   private static readonly relKeys = new RedisKeys('');
-  private readonly o: MessageServiceOptions;
-  /** Write-through inserts, sent together when sends overlap (group commit). */
-  private readonly inserts: InsertCoalescer<MessageDoc>;
   private readonly records: MessageCacheRecords;
+  /** A new message's rate limit and write, per persistence mode. */
+  private readonly writes: SendWrite;
+  private readonly idempotentSend: IdempotentSend;
 
-  constructor(opts: MessageServiceOptions) {
-    this.o = opts;
-    this.inserts = new InsertCoalescer(opts.messages);
-    this.records = new MessageCacheRecords(opts.redis, opts.keys);
+  constructor(private readonly deps: MessageServiceDeps) {
+    this.records = new MessageCacheRecords(deps.redis, deps.keys);
+    this.writes = sendWriteFor(deps.persistenceMode, {
+      messages: deps.messages,
+      records: this.records,
+      conversations: deps.conversations,
+      rateLimiter: deps.rateLimiter,
+      logger: deps.logger,
+      ttlSeconds: deps.ttlSeconds,
+      conversationSize: deps.conversationSize,
+    });
+    this.idempotentSend = new IdempotentSend({
+      idempotency: deps.idempotency,
+      logger: deps.logger,
+      waitMs: deps.idempotencyWaitMs,
+    });
   }
 
   /** Creates the indexes conversation reads need. */
   async ensureIndexes(): Promise<void> {
-    await ensureMessageIndexes(this.o.messages);
+    await ensureMessageIndexes(this.deps.messages);
   }
 
   /**
@@ -135,7 +127,7 @@ export class MessageService {
    * different ones is a 400.
    *
    * @throws AppError VALIDATION_FAILED, INVALID_ID, USER_NOT_FOUND, RATE_LIMITED (with
-   *   Retry-After), IDEMPOTENCY_CONFLICT, SERVICE_UNAVAILABLE
+   *   Retry-After), IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS, SERVICE_UNAVAILABLE
    */
   async send(
     senderId: string,
@@ -160,74 +152,26 @@ export class MessageService {
     };
 
     return withBackendErrors(async () => {
-      if (!(await this.o.users.exists(receiverId))) throw new AppError('USER_NOT_FOUND');
-
-      let id = new ObjectId().toHexString();
-      if (key !== undefined) {
-        const claim = await this.claimKey(senderId, key, id, SendIdempotency.bodyHash(fields));
-        if (claim.state === 'done') {
-          return {
-            message: claim.message,
-            persisted: claim.persisted,
-            status: 200,
-            replayed: true,
-          };
-        }
-        id = claim.id;
-        if (claim.state === 'takeover') {
-          const finished = await this.finishTakeover(senderId, key, id);
-          if (finished) return finished;
-        }
-      }
-
-      // Write-behind counts the send in its send script (one round trip fewer); write-through
-      // must know before its MongoDB insert.
-      const countInScript = this.o.persistenceMode === 'write-behind';
-      if (!countInScript) {
-        try {
-          await this.o.rateLimiter.consume(senderId);
-        } catch (err) {
-          if (key !== undefined) await this.o.idempotency.release(senderId, key, id);
-          throw err;
-        }
-      }
-
-      const message: Message = {
-        id,
+      if (!(await this.deps.users.exists(receiverId))) throw new AppError('USER_NOT_FOUND');
+      const { writes } = this;
+      const result = await this.idempotentSend.run(
         senderId,
-        ...fields,
-        createdAt: new Date().toISOString(),
-      };
-      let persisted: boolean;
-      try {
-        persisted = await this.store(message, key, countInScript);
-      } catch (err) {
-        if (key !== undefined) {
-          if (isAppError(err) && err.code === 'RATE_LIMITED') {
-            // Refused by the send script: nothing was written.
-            await this.o.idempotency.release(senderId, key, id);
-          } else {
-            // A write may have happened: keep the id for the retry, but let it take over now.
-            await this.o.idempotency.abandon(senderId, key, id).catch(() => undefined);
-          }
-        }
-        throw err;
-      }
-      if (key !== undefined) {
-        // If this fails, a retry takes over after the lease and finds the message stored.
-        await this.o.idempotency.done(senderId, key, message, persisted).catch((err: unknown) => {
-          this.o.logger.warn({ err, id }, 'could not record an idempotent send as done');
-        });
-      }
-      this.o.observer?.sent(persisted, opts.transport ?? 'rest');
-      // Published before the answer, as always, but not awaited: the answer does not depend
-      // on the PUBLISH (a failure is only logged, see publish()), so it need not wait for
-      // Redis to acknowledge it. This process's ws clients get the event at once (inside
-      // publish()), and the bus keeps events in call order. Waiting cost a second Redis
-      // round trip per send (~10% of the write-behind benchmark's throughput).
+        key,
+        SendIdempotency.bodyHash(fields),
+        {
+          admit: () => writes.admit(senderId),
+          write: (id) =>
+            writes.write({ id, senderId, ...fields, createdAt: new Date().toISOString() }, key),
+          findStored: (id) => writes.findStored(id),
+        },
+      );
+      if (result.replayed) return result;
+      const { message } = result;
+      this.deps.observer?.sent(result.persisted, opts.transport ?? 'rest');
+      // Not awaited: the answer does not depend on the PUBLISH (a failure is only logged) and
+      // the bus keeps events in call order; awaiting it would add a Redis round trip per send.
       void this.publish({ type: 'message:new', message, recipients: [receiverId, senderId] });
-      const status = persisted ? 201 : this.o.persistenceMode === 'write-through' ? 202 : 201;
-      return { message, persisted, status, replayed: false };
+      return result;
     });
   }
 
@@ -250,11 +194,11 @@ export class MessageService {
       throw new AppError('VALIDATION_FAILED', 'receiverId: a conversation is with another user');
     }
     return withBackendErrors(async () => {
-      if (!(await this.o.users.exists(other))) throw new AppError('USER_NOT_FOUND');
-      const { conversations } = this.o;
+      if (!(await this.deps.users.exists(other))) throw new AppError('USER_NOT_FOUND');
+      const { conversations } = this.deps;
 
       const hit = await this.readCached(userId, other, limit, before);
-      this.o.observer?.cacheLookup('conversation', hit !== null);
+      this.deps.observer?.cacheLookup('conversation', hit !== null);
       if (hit) return hit;
 
       const conv = conversationId(userId, other);
@@ -263,13 +207,13 @@ export class MessageService {
         const generation = await conversations.generation(userId, other);
         const pending = await conversations.pending(userId, other);
         const stored = await findConversationMessages(
-          this.o.messages,
+          this.deps.messages,
           conv,
-          Math.max(limit, this.o.conversationSize),
+          Math.max(limit, this.deps.conversationSize),
         );
         const all = uniqueSorted(pending, stored);
         const filled = await conversations.fill(userId, other, generation, all);
-        this.o.logger.debug({ conversation: conv, filled }, `Conversation cache miss: ${conv}`);
+        this.deps.logger.debug({ conversation: conv, filled }, `Conversation cache miss: ${conv}`);
         return missPage(all.slice(-limit));
       }
 
@@ -277,7 +221,7 @@ export class MessageService {
       const pending = (await conversations.pending(userId, other)).filter(
         (m) => compareToCursor(m, cursor) < 0,
       );
-      const stored = await findConversationMessages(this.o.messages, conv, limit, {
+      const stored = await findConversationMessages(this.deps.messages, conv, limit, {
         createdAt: new Date(cursor.createdAt),
         id: cursor.id,
       });
@@ -295,12 +239,12 @@ export class MessageService {
     limit: number,
     before: string | undefined,
   ): Promise<ConversationPage | null> {
-    const { conversations } = this.o;
+    const { conversations } = this.deps;
     if (before === undefined) {
       const page = await conversations.readLatest(userId, other, limit);
-      if (page && this.o.logger.isLevelEnabled('debug')) {
+      if (page && this.deps.logger.isLevelEnabled('debug')) {
         const key = MessageService.relKeys.conversation(userId, other);
-        this.o.logger.debug({ key, count: page.count }, `Cache hit: ${key}`);
+        this.deps.logger.debug({ key, count: page.count }, `Cache hit: ${key}`);
       }
       return page && { ...page, cache: 'HIT' };
     }
@@ -319,29 +263,29 @@ export class MessageService {
     const id = assertObjectId(messageId, 'messageId');
     return withBackendErrors(async () => {
       const relKey = MessageService.relKeys.message(id);
-      const cached = await this.o.cache.getCache<Message>(relKey);
-      this.o.observer?.cacheLookup('message', cached !== null);
+      const cached = await this.deps.cache.getCache<Message>(relKey);
+      this.deps.observer?.cacheLookup('message', cached !== null);
       if (cached) return visibleTo(cached, userId);
 
-      const doc = await findMessageDoc(this.o.messages, id);
+      const doc = await findMessageDoc(this.deps.messages, id);
       if (doc) {
         const first = visibleTo(fromMessageDoc(doc), userId);
         // Re-cache only if no write touched the conversation between two reads of the
         // message: an edit racing with this read cannot leave its old version cached.
-        const genKey = this.o.keys.conversationGeneration(first.senderId, first.receiverId);
-        const generation = await this.o.redis.get(genKey);
-        const again = await findMessageDoc(this.o.messages, id);
+        const genKey = this.deps.keys.conversationGeneration(first.senderId, first.receiverId);
+        const generation = await this.deps.redis.get(genKey);
+        const again = await findMessageDoc(this.deps.messages, id);
         if (!again) throw new AppError('MESSAGE_NOT_FOUND');
         const message = fromMessageDoc(again);
         if (JSON.stringify(message) === JSON.stringify(first)) {
-          await this.o.cache.setCache(relKey, message, this.o.ttlSeconds, {
+          await this.deps.cache.setCache(relKey, message, this.deps.ttlSeconds, {
             guard: { key: genKey, value: generation },
           });
         }
         return visibleTo(message, userId);
       }
 
-      const shadow = await this.o.conversations.shadow(id);
+      const shadow = await this.deps.conversations.shadow(id);
       if (shadow) return visibleTo(shadow, userId);
       throw new AppError('MESSAGE_NOT_FOUND');
     });
@@ -359,7 +303,7 @@ export class MessageService {
     const { content } = parseInput(editMessageSchema, input);
     return withBackendErrors(async () => {
       const current = await this.loadOwn(userId, id);
-      const updated = await writeMessageEdit(this.o.messages, current, content, new Date());
+      const updated = await writeMessageEdit(this.deps.messages, current, content, new Date());
       if (!updated) throw new AppError('MESSAGE_NOT_FOUND');
       await this.dropCached(updated);
       await this.publish({
@@ -380,7 +324,7 @@ export class MessageService {
     const id = assertObjectId(messageId, 'messageId');
     await withBackendErrors(async () => {
       const current = await this.loadOwn(userId, id);
-      await writeMessageTombstone(this.o.messages, current, new Date());
+      await writeMessageTombstone(this.deps.messages, current, new Date());
       await this.dropCached(current);
       await this.publish({
         type: 'message:deleted',
@@ -390,145 +334,18 @@ export class MessageService {
     });
   }
 
-  /** Claims an idempotency key, waiting a little for a concurrent request with it. */
-  private async claimKey(
-    senderId: string,
-    key: string,
-    id: string,
-    hash: string,
-  ): Promise<Exclude<IdempotencyClaim, { state: 'conflict' }>> {
-    const waitMs = this.o.idempotencyWaitMs ?? 3000;
-    let claim = await this.o.idempotency.claim(senderId, key, id, hash);
-    for (let waited = 0; claim.state === 'busy' && waited < waitMs; waited += 100) {
-      await sleep(100);
-      claim = await this.o.idempotency.claim(senderId, key, id, hash);
-    }
-    if (claim.state === 'conflict') throw new AppError('IDEMPOTENCY_CONFLICT');
-    if (claim.state === 'busy') {
-      // Retryable, unlike IDEMPOTENCY_CONFLICT: the first request may still finish, or its
-      // lease runs out (a crashed process) and the retry takes over.
-      throw new AppError('IDEMPOTENCY_IN_PROGRESS', undefined, {
-        headers: { 'Retry-After': '1' },
-      });
-    }
-    return claim;
-  }
-
-  /**
-   * A retry taking over a claim whose request stopped midway: if that request stored the
-   * message, finish it (cache it again, record it) and answer it; else null (send it now,
-   * with the same id).
-   */
-  private async finishTakeover(
-    senderId: string,
-    key: string,
-    id: string,
-  ): Promise<SendResult | null> {
-    const shadow = await this.o.conversations.shadow(id);
-    let stored: Message | null = shadow;
-    let persisted = false;
-    if (!stored) {
-      try {
-        const doc = await findMessageDoc(this.o.messages, id, { includeDeleted: true });
-        if (doc) {
-          stored = fromMessageDoc(doc);
-          persisted = true;
-          // The first attempt may have died before its cache script: run it (lists dedupe).
-          if (!doc.deletedAt) await this.cacheSent(stored, null);
-        }
-      } catch (err) {
-        // MongoDB down: cannot tell; sending again with the same id cannot duplicate.
-        if (!isMongoUnavailable(err)) throw err;
-      }
-    }
-    if (!stored) return null;
-    await this.o.idempotency.done(senderId, key, stored, persisted);
-    return { message: stored, persisted, status: 200, replayed: true };
-  }
-
-  /**
-   * Stores a new message per the persistence mode; returns whether it is in MongoDB.
-   * Write-through: the insert (coalesced with concurrent sends), then the send script; if
-   * MongoDB cannot be reached the message is accepted into Redis as write-behind (shadow +
-   * pending) instead of being lost. `countSend`: the send script counts the rate limit.
-   */
-  private async store(
-    message: Message,
-    clientMsgId: string | undefined,
-    countSend: boolean,
-  ): Promise<boolean> {
-    let persisted = false;
-    if (this.o.persistenceMode === 'write-through') {
-      try {
-        // 'duplicate' is a retry with the id of an attempt that did insert: stored too.
-        await this.inserts.insert(toMessageDoc(message, clientMsgId));
-        persisted = true;
-      } catch (err) {
-        if (isMongoUnavailable(err)) {
-          this.o.logger.warn(
-            { err: (err as Error).message, id: message.id },
-            'MongoDB unavailable: message accepted into Redis for later persistence',
-          );
-        } else {
-          throw err;
-        }
-      }
-    }
-    const shadow: MessageShadow | null = persisted
-      ? null
-      : clientMsgId
-        ? { message, clientMsgId }
-        : { message };
-    try {
-      await this.cacheSent(message, shadow, countSend);
-    } catch (err) {
-      // Already durable in MongoDB: the cache is an optimisation, the send succeeded.
-      if (!persisted) throw err;
-      this.o.logger.error({ err, id: message.id }, 'message stored but not cached');
-    }
-    return persisted;
-  }
-
-  /**
-   * Runs the send script: entry, list, due entries, convgen and (if given) the shadow; with
-   * `countSend`, it first counts the send against the sender's rate limit.
-   * @throws AppError RATE_LIMITED (with `countSend`) when over the limit: nothing written.
-   */
-  private async cacheSent(
-    message: Message,
-    shadow: MessageShadow | null,
-    countSend = false,
-  ): Promise<void> {
-    const json = messageJson(message);
-    const outcome = await this.records.send(message, {
-      json,
-      ttl: this.o.ttlSeconds,
-      listSize: this.o.conversationSize,
-      shadow: shadow ? shadowJson(json, shadow.clientMsgId) : undefined,
-      rateLimit: countSend ? this.o.rateLimiter.scriptInput(message.senderId) : undefined,
-    });
-    if (!outcome.sent) throw this.o.rateLimiter.rejection(outcome.retryInMs);
-    // Checked first: the arguments (an object, a template string) cost on every send.
-    if (this.o.logger.isLevelEnabled('debug')) {
-      this.o.logger.debug(
-        { id: message.id, ttl: this.o.ttlSeconds },
-        `Cached: message:${message.id} (TTL: ${this.o.ttlSeconds}s)`,
-      );
-    }
-  }
-
   /** After an edit or delete reached MongoDB: drops every cached copy (MessageCacheRecords.drop). */
   private async dropCached(message: Message): Promise<void> {
     await this.records.drop(message);
-    this.o.logger.debug({ id: message.id }, `Deleted from cache: message:${message.id}`);
+    this.deps.logger.debug({ id: message.id }, `Deleted from cache: message:${message.id}`);
   }
 
   /** The message if `userId` sent it: 404 when it is not theirs to see, 403 for the receiver. */
   private async loadOwn(userId: string, id: string): Promise<Message> {
     const m =
-      (await this.o.cache.getCache<Message>(MessageService.relKeys.message(id))) ??
-      (await findMessageDoc(this.o.messages, id).then((d) => (d ? fromMessageDoc(d) : null))) ??
-      (await this.o.conversations.shadow(id));
+      (await this.deps.cache.getCache<Message>(MessageService.relKeys.message(id))) ??
+      (await findMessageDoc(this.deps.messages, id).then((d) => (d ? fromMessageDoc(d) : null))) ??
+      (await this.deps.conversations.shadow(id));
     if (!m || (m.senderId !== userId && m.receiverId !== userId)) {
       throw new AppError('MESSAGE_NOT_FOUND');
     }
@@ -540,8 +357,8 @@ export class MessageService {
 
   /** Where a `before` cursor sits: the message (even deleted) must be of this conversation. */
   private async findCursor(conv: string, id: string): Promise<{ createdAt: string; id: string }> {
-    const doc = await findMessageDoc(this.o.messages, id, { includeDeleted: true });
-    const m = doc ? fromMessageDoc(doc) : await this.o.conversations.shadow(id);
+    const doc = await findMessageDoc(this.deps.messages, id, { includeDeleted: true });
+    const m = doc ? fromMessageDoc(doc) : await this.deps.conversations.shadow(id);
     if (!m || conversationId(m.senderId, m.receiverId) !== conv) {
       throw new AppError('MESSAGE_NOT_FOUND', 'before: no such message in this conversation');
     }
@@ -550,35 +367,16 @@ export class MessageService {
 
   private async publish(event: MessageEvent): Promise<void> {
     try {
-      await this.o.publisher.publish(event);
+      await this.deps.publisher.publish(event);
     } catch (err) {
       // The write is done; a lost notification is repaired by the client's next read.
-      this.o.logger.warn({ err, type: event.type, id: event.message.id }, 'publish failed');
+      this.deps.logger.warn({ err, type: event.type, id: event.message.id }, 'publish failed');
     }
   }
 }
 
 function missPage(messages: Message[]): ConversationPage {
   return { json: [Buffer.from(JSON.stringify(messages))], count: messages.length, cache: 'MISS' };
-}
-
-/** The one idempotency key among the places a client may give it (all equal, or a 400). */
-function idempotencyKeyOf(candidates: Array<[string, string | undefined]>): string | undefined {
-  let key: string | undefined;
-  for (const [name, value] of candidates) {
-    if (value === undefined) continue;
-    if (!IDEMPOTENCY_KEY_RE.test(value)) {
-      throw new AppError(
-        'VALIDATION_FAILED',
-        `${name}: must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -`,
-      );
-    }
-    if (key !== undefined && key !== value) {
-      throw new AppError('VALIDATION_FAILED', `${name}: differs from the other idempotency key`);
-    }
-    key = value;
-  }
-  return key;
 }
 
 function visibleTo(m: Message, userId: string): Message {

@@ -1,11 +1,5 @@
-import {
-  MongoBulkWriteError,
-  MongoServerError,
-  ObjectId,
-  type Collection,
-  type Db,
-  type Filter,
-} from 'mongodb';
+import { MongoBulkWriteError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import { isDuplicateKey } from '../mongo/duplicate-key.js';
 import {
   compareMessages,
   fromMessageDoc,
@@ -17,18 +11,13 @@ import {
 
 export const MESSAGES_COLLECTION = 'messages';
 
-/** MongoDB's duplicate-key error: the document is there already. */
-const DUPLICATE_KEY = 11000;
-
 /**
  * Persists message shadows: inserts each one that is not in MongoDB yet and leaves any
  * document already there untouched (written by the API, edited, tombstoned, or persisted by
- * an earlier attempt of the daemon). It is what `$setOnInsert` upserts by `_id` would
- * do, and as idempotent, without their measured cost: the embedded FerretDB 1.24 (the local default) answers each upsert by
- * scanning the collection, ~0.8 ms per message on an empty collection and ~40 ms at
- * 10,000 documents (10,000 upserts: 165 s), whereas an unordered `insertMany` of 500
- * takes ~30 ms at any size. The `_id` index makes a racing insert of the same message
- * fail with a duplicate-key error, which here means "already persisted".
+ * an earlier attempt of the daemon). One bulk insert rather than an upsert per message: the
+ * embedded FerretDB (the local default) runs each upsert as a collection scan. The `_id`
+ * index makes a racing insert of the same message fail with a duplicate-key error, which
+ * here means "already persisted".
  *
  * Documents are sent ordered by (createdAt, id); `ordered: false` lets the server go on
  * past duplicates, and only other write errors fail the call.
@@ -48,7 +37,7 @@ export async function insertMissingMessages(
   } catch (err) {
     if (err instanceof MongoBulkWriteError && !err.result.getWriteConcernError()) {
       const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-      if (writeErrors.length > 0 && writeErrors.every((e) => e.code === DUPLICATE_KEY)) {
+      if (writeErrors.length > 0 && writeErrors.every(isDuplicateKey)) {
         return { inserted: docs.length - writeErrors.length, existing: writeErrors.length };
       }
     }
@@ -114,8 +103,9 @@ export async function findConversationMessages(
 
 /**
  * Writes an edit: `$set` of content and updatedAt on a live message; for a message still
- * pending (only in Redis) the upsert inserts the whole edited document, so the daemon's
- * later `$setOnInsert` cannot overwrite it. A message deleted meanwhile is left alone.
+ * pending (only in Redis) the upsert inserts the whole edited document, which the daemon's
+ * later insert of the shadow (insert-if-absent) leaves alone. A message deleted meanwhile is
+ * left alone.
  * @returns the message as now stored, or null when it is gone (deleted).
  */
 export async function writeMessageEdit(
@@ -138,7 +128,7 @@ export async function writeMessageEdit(
     return doc ? fromMessageDoc(doc) : null;
   } catch (err) {
     // The filter missed because the message is tombstoned; the upsert then hit its _id.
-    if (err instanceof MongoServerError && err.code === 11000) return null;
+    if (isDuplicateKey(err)) return null;
     throw err;
   }
 }

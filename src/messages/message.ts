@@ -27,7 +27,7 @@ export interface MessageDoc {
   publicId: string | null;
   createdAt: Date;
   updatedAt?: Date;
-  /** Soft delete: a tombstone keeps a late write-behind upsert from resurrecting it. */
+  /** Soft delete: a tombstone keeps a late write-behind insert from resurrecting it. */
   deletedAt?: Date;
   /** The sender's idempotency key, when the client gave one. */
   clientMsgId?: string;
@@ -81,8 +81,7 @@ export interface MessageShadow {
 
 /**
  * `JSON.stringify(shadow)` for a message already serialized as `messageJson`: the send path
- * has that string at hand, and serializing the message a second time for its shadow showed
- * in profiles of write-behind sends.
+ * has that string at hand, so a write-behind send serializes the message once.
  */
 export function shadowJson(messageJson: string, clientMsgId: string | undefined): string {
   return clientMsgId === undefined

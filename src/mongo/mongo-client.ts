@@ -17,7 +17,7 @@ export function createMongoClient(
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 2000,
     connectTimeoutMS: 5000,
     // Neither FerretDB 1.x nor a standalone mongod supports retryable writes; our writes
-    // are idempotent upserts or fail loudly instead.
+    // are idempotent (insert-if-absent, upserts) or fail loudly instead.
     retryWrites: false,
   });
   let down = false;

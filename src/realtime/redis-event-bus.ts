@@ -9,27 +9,20 @@ import { watchRedisErrors, type RedisClient } from '../redis/redis-client.js';
 
 /** What {@link RedisEventBus} needs. */
 export interface RedisEventBusOptions {
-  /**
-   * The process's command client: PUBLISH goes through it (so it follows its fail-fast
-   * setting), and the subscriber connection is its `duplicate()`. The caller connects and
-   * closes it.
-   */
+  /** PUBLISH goes through it; the subscriber is its `duplicate()`. The caller owns it. */
   redis: RedisClient;
-  /** Gives the channel name (`keys.eventsChannel`, with the key prefix). */
+  /** Gives the channel name, `keys.eventsChannel`. */
   keys: RedisKeys;
   logger: Logger;
 }
 
 /**
- * Called once for every event of every API process: for this process's own events at once
- * from {@link RedisEventBus.publish}, for the others' events when they come in on the
- * channel. `frame` is what ws clients get, `{"type":…,"message":…}`, serialized once per
- * event (the handler need not serialize it again for each socket).
+ * Called once for every event of every API process. `frame` is what ws clients get,
+ * `{"type":…,"message":…}`, serialized once per event.
  */
 export type MessageEventHandler = (event: MessageEvent, frame: string) => void;
 
-// What a received payload must look like before it is handed on. `message` is checked only
-// for the fields fan-out and clients rely on; other fields pass through unchanged.
+// `message` is checked only for the fields fan-out relies on; the rest passes through.
 const eventSchema = z.object({
   type: z.enum(['message:new', 'message:updated', 'message:deleted']),
   message: z.looseObject({ id: z.string(), senderId: z.string(), receiverId: z.string() }),
@@ -39,10 +32,7 @@ const eventSchema = z.object({
 /** The payload of several events published in one tick, oldest first. */
 const batchSchema = z.object({ events: z.array(z.unknown()) });
 
-/**
- * A batch whose payload would grow past this many characters is published at once, and a new
- * one begins: one PUBLISH stays far below Redis's limits (512 MB) and the subscribers' reads.
- */
+/** A batch is published early rather than grow past this, to keep each PUBLISH small. */
 const MAX_BATCH_CHARS = 256 * 1024;
 
 /** The events published in the current tick: one PUBLISH for all of them. */
@@ -57,42 +47,25 @@ interface Batch {
 }
 
 /**
- * Fans {@link MessageEvent}s out to every API process over Redis pub/sub.
+ * Fans {@link MessageEvent}s out to every API process over Redis pub/sub: each event reaches
+ * every process's handler once, in its publisher's order.
  *
- * `publish()` hands the event to this process's handler at once (local delivery: no round
- * trip through Redis, no parsing), and the events published in the same tick go to the
- * other processes in one `PUBLISH <prefix>events <json>` (at the end of the tick:
- * `process.nextTick`, so nothing waits for a timer). `start()` subscribes on a dedicated
- * connection (a subscription owns its connection) and calls the handler for each event of
- * the other processes. Redis also echoes this process's own payloads back; they start with
- * this bus's origin id (`{"origin":"<id>",…`), so the echo is recognized by a string compare
- * and dropped without being parsed. So every event reaches the handler of every process
- * exactly once, and the events of one process keep their publish order everywhere.
+ * `publish()` delivers to this process's handler at once and sends the events of one tick in
+ * one PUBLISH. Payloads start with this bus's origin id, so Redis's echo of our own is dropped
+ * by a string compare. One event is `{"origin","recipients","type","message"}` (what older
+ * versions read too); several are `{"origin","events":[{"recipients","type","message"},…]}`.
  *
- * Payloads: one event is `{"origin","recipients","type","message"}`, the format of earlier
- * versions, which deliver only through the channel and ignore `origin`; several are
- * `{"origin","events":[{"recipients","type","message"},…]}` in publish order, which earlier
- * versions reject as malformed (during a rolling restart their clients miss those events
- * until they reconnect and refetch). Payloads from earlier versions (one event, no `origin`)
- * are delivered like any other process's.
- *
- * When Redis is down, `publish()` still delivers locally, then rejects as the command client
- * does (at once when it fails fast): recipients connected to this process get the event,
- * those on other processes do not. node-redis resubscribes by itself after a reconnect;
- * events of other processes published while the subscriber was disconnected are lost
- * (pub/sub is fire-and-forget), which clients make up for by refetching on reconnect.
+ * Pub/sub is fire-and-forget: events published while the subscriber is disconnected are lost,
+ * and clients make up for it by refetching on reconnect.
  */
 export class RedisEventBus implements EventPublisher {
   private readonly redis: RedisClient;
   private readonly channel: string;
   private readonly logger: Logger;
-  /**
-   * How every payload this bus publishes starts: `{"origin":"<id>",` with an id unique to
-   * this bus (12 base64url characters: nothing JSON would escape).
-   */
+  /** How every payload of this bus starts; base64url needs no JSON escaping. */
   private readonly originPrefix = `{"origin":"${randomBytes(9).toString('base64url')}",`;
   private subscriber: RedisClient | undefined;
-  /** Set by {@link start}: local delivery needs it, and it is kept until {@link close}. */
+  /** Set by {@link start}, for local delivery, until {@link close}. */
   private handler: MessageEventHandler | undefined;
   /** Whether another process's events are wanted now (see {@link start}). */
   private wanted: () => boolean = () => true;
@@ -106,13 +79,10 @@ export class RedisEventBus implements EventPublisher {
   }
 
   /**
-   * Delivers one event to this process's handler (if started) at once, and publishes it to
-   * the other processes with the other events of this tick. The event is serialized once:
-   * the ws frame, and the channel payload around it.
-   * @returns a promise settled with the PUBLISH of the event's batch.
-   * @throws (rejects with) whatever the command client throws for that PUBLISH (e.g. at once
-   * while Redis is down when the client fails fast), after the local delivery; the caller
-   * decides whether a lost notification matters.
+   * Delivers the event to this process's handler (if started) at once, and publishes it with
+   * the other events of this tick.
+   * @returns a promise settled with the PUBLISH of the event's batch; it rejects as the
+   * command client does (after the local delivery), e.g. while Redis is down.
    */
   publish(event: MessageEvent): Promise<void> {
     const frame = eventFrame(event);
@@ -135,13 +105,9 @@ export class RedisEventBus implements EventPublisher {
   }
 
   /**
-   * Connects the subscriber connection and subscribes. Resolves once subscribed (it waits
-   * through reconnect attempts while Redis is down). Call it once.
-   *
-   * `opts.wanted`, asked for every payload from another process: false = drop it unparsed
-   * (the ws server: no socket is connected here, so no event has a recipient here). On a
-   * busy channel an idle API process otherwise spends its CPU parsing every other
-   * process's events for nobody.
+   * Subscribes on a connection of its own; resolves once subscribed, waiting through Redis
+   * outages. `opts.wanted` false drops another process's payload unparsed (nobody here to
+   * deliver to), which saves an idle process parsing a busy channel.
    * @throws Error when already started, or when {@link close} ran before it was subscribed.
    */
   async start(handler: MessageEventHandler, opts: { wanted?: () => boolean } = {}): Promise<void> {
@@ -149,8 +115,7 @@ export class RedisEventBus implements EventPublisher {
     this.handler = handler;
     if (opts.wanted) this.wanted = opts.wanted;
     const name = `${this.redis.options?.name ?? 'api'}:events`;
-    // Queue the SUBSCRIBE instead of failing it while disconnected: it must happen once
-    // the connection is up, whatever the command client's fail-fast setting.
+    // The SUBSCRIBE must wait for the connection, whatever the command client's fail-fast.
     const sub: RedisClient = this.redis.duplicate({ name, disableOfflineQueue: false });
     watchRedisErrors(sub, maskUrl(this.redis.options?.url ?? 'redis://'), this.logger, name);
     this.subscriber = sub;
@@ -159,10 +124,7 @@ export class RedisEventBus implements EventPublisher {
     this.logger.debug({ channel: this.channel }, 'subscribed to realtime events');
   }
 
-  /**
-   * Ends the subscription and its connection (not the command client), and local delivery:
-   * `publish()` only publishes from then on. Idempotent.
-   */
+  /** Ends the subscription and local delivery (not the command client). Idempotent. */
   async close(): Promise<void> {
     this.handler = undefined;
     const sub = this.subscriber;
@@ -197,7 +159,7 @@ export class RedisEventBus implements EventPublisher {
 
   /** A payload from the channel: another process's events are parsed, checked and handled. */
   private dispatch(raw: string, handler: MessageEventHandler): void {
-    // This process's own events, delivered already by publish().
+    // Our own events were delivered by publish().
     if (raw.startsWith(this.originPrefix) || !this.wanted()) return;
     let parsed: unknown;
     try {
@@ -213,8 +175,7 @@ export class RedisEventBus implements EventPublisher {
         this.ignore(raw, checked.error.issues[0]?.message ?? 'invalid event');
         continue;
       }
-      // The schema checked the discriminant and the fields fan-out uses; the rest of
-      // `message` is whatever the publishing process serialized.
+      // The rest of `message` is whatever the publishing process serialized.
       const event = checked.data as MessageEvent;
       this.handle(handler, event, eventFrame(event));
     }
@@ -244,8 +205,7 @@ function newBatch(): Batch {
     resolve = res;
     reject = rej;
   });
-  // A caller that does not await its publish() must not make an unhandled rejection of it;
-  // callers that do still see the rejection.
+  // Callers need not await publish(); those that do still see the rejection.
   sent.catch(() => {});
   return { parts: [], chars: 0, sent, resolve, reject };
 }

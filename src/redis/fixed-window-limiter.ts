@@ -1,5 +1,6 @@
 import { AppError } from '../errors/app-error.js';
 import { LuaScript, type ScriptRunner } from './lua-script.js';
+import { replyArray, replyFlag, replyInteger } from './records/script-reply.js';
 
 export interface FixedWindowLimiterOptions {
   /** Runs the counting scripts (the API's command client). */
@@ -37,18 +38,18 @@ export class FixedWindowLimiter {
    */
   async consume(subject: string): Promise<void> {
     const { keys, args } = this.scriptInput(subject);
-    const res = (await FixedWindowLimiter.countScript.run(this.opts.redis, keys, args)) as [
-      number,
-      number,
-      number,
-    ];
-    const [allowed, , ttlMs] = res;
-    if (allowed !== 1) throw this.rejection(ttlMs);
+    const script = FixedWindowLimiter.countScript;
+    const [allowed, , ttlMs] = replyArray(
+      await script.run(this.opts.redis, keys, args),
+      script.name,
+    );
+    if (!replyFlag(allowed, script.name)) throw this.rejection(replyInteger(ttlMs, script.name));
   }
 
   /** Gives back one event counted by {@link consume} in the current window (none once it ended). */
   async refund(subject: string): Promise<void> {
-    await FixedWindowLimiter.refundScript.run(this.opts.redis, [this.opts.key(subject)], []);
+    const script = FixedWindowLimiter.refundScript;
+    replyInteger(await script.run(this.opts.redis, [this.opts.key(subject)], []), script.name);
   }
 
   /**

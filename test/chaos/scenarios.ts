@@ -135,6 +135,12 @@ export async function memoryPressure(ctx: ChaosContext, label: string): Promise<
       await redis.configSet('maxmemory', String(limit));
       try {
         await sleep(ctx.timing.pressureMs);
+        // A slow host's load may not fill the margin: volatile filler keys (outside the
+        // application's keys) top it up until Redis evicts, so the pressure always happens.
+        const filler = 'f'.repeat(FILLER_BYTES);
+        for (let i = 0; i < MAX_FILLERS && (await evictedKeys(redis)) === evictedBefore; i++) {
+          await redis.sendCommand(['SET', `chaos:filler:${i}`, filler, 'EX', '30']);
+        }
       } finally {
         await redis.configSet('maxmemory', '0');
       }
@@ -151,6 +157,10 @@ export async function memoryPressure(ctx: ChaosContext, label: string): Promise<
   assert.ok(evicted > 0, 'no key was evicted: the pressure did not happen');
   return result;
 }
+
+const FILLER_BYTES = 64 * 1024;
+/** 16 MiB of fillers at most: far beyond the 2 MiB margin. */
+const MAX_FILLERS = 256;
 
 async function evictedKeys(redis: NonNullable<ChaosContext['stack']['inspectRedis']>) {
   return Number(/evicted_keys:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);

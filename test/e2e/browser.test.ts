@@ -12,7 +12,7 @@ import {
   type WebSocketRoute,
 } from 'playwright-core';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
-import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import { createTestDaemon, type TestDaemon } from '../helpers/expiry-fixtures.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 // The pages in a real browser (Debian's Chromium driven by playwright-core) against a real
@@ -57,7 +57,7 @@ describe('browser: chat and dashboard pages', function () {
 
   let ctx: TestContext;
   let api: ApiServer;
-  let daemon: ExpiryDaemon;
+  let daemon: TestDaemon | undefined;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   /** Console errors and uncaught exceptions of every page (CSP violations land here too). */
@@ -80,11 +80,8 @@ describe('browser: chat and dashboard pages', function () {
     await api.ready;
     const home = await fetch(`${api.url}/`);
     assert.equal(home.status, 200, 'GET / must serve the chat page (staticRoutes() mounted)');
-    daemon = new ExpiryDaemon(
-      { config: ctx.config, logger: ctx.logger },
-      { defaultMetrics: false, name: 'browser-test-daemon' },
-    );
-    await daemon.start();
+    daemon = await createTestDaemon(ctx.config, ctx.logger, { defaultMetrics: false });
+    await daemon.daemon.start();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -102,7 +99,7 @@ describe('browser: chat and dashboard pages', function () {
 
   after(async () => {
     await browser?.close();
-    await daemon?.stop();
+    await daemon?.close();
     await api?.close();
     await ctx?.cleanup();
   });

@@ -7,29 +7,40 @@ import type { Logger } from '../../src/logging/logger.js';
 import type { EventPublisher, MessageEvent } from '../../src/messages/message-events.js';
 import { escapeGlob, RedisKeys } from '../../src/redis/keys.js';
 
-/** An API process started in-process on port 0, with a publisher that records events. */
+/** An API process started in-process on port 0, recording the events it publishes. */
 export interface TestApi {
   api: ApiServer;
   url: string;
   keys: RedisKeys;
+  /** Every event the API published, oldest first; they reach ws clients as usual. */
   events: MessageEvent[];
   close(): Promise<void>;
 }
 
+/** Records every event, then passes it on to the API's own bus (ws clients get it as usual). */
+class RecordingPublisher implements EventPublisher {
+  readonly events: MessageEvent[] = [];
+  /** The API's bus, set once the API is started. */
+  bus: EventPublisher | undefined;
+
+  publish(event: MessageEvent): Promise<void> {
+    this.events.push(event);
+    if (!this.bus)
+      return Promise.reject(new Error('an event was published before the API started'));
+    return this.bus.publish(event);
+  }
+}
+
 export async function startTestApi(config: Config, logger: Logger): Promise<TestApi> {
-  const events: MessageEvent[] = [];
-  const publisher: EventPublisher = {
-    publish: async (e) => {
-      events.push(e);
-    },
-  };
+  const publisher = new RecordingPublisher();
   const api = await startApiServer(config, logger, { publisher });
+  publisher.bus = api.realtime.publisher;
   await api.ready;
   return {
     api,
     url: api.url,
     keys: new RedisKeys(config.redis.keyPrefix),
-    events,
+    events: publisher.events,
     close: () => api.close(),
   };
 }

@@ -1,11 +1,21 @@
-import { MongoClient, ObjectId } from 'mongodb';
+import { MongoClient, ObjectId, type Collection } from 'mongodb';
 import { createClient } from 'redis';
-import type { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
-import { messageJson, shadowJson, type Message } from '../../src/messages/message.js';
+import type { Config } from '../../src/config/config.js';
+import { ExpiryDaemon, type ExpiryDaemonOptions } from '../../src/expiry/expiry-daemon.js';
+import type { Logger } from '../../src/logging/logger.js';
+import {
+  messageJson,
+  shadowJson,
+  type Message,
+  type MessageDoc,
+} from '../../src/messages/message.js';
+import { messagesCollection } from '../../src/messages/message-store.js';
+import { createMongoClient } from '../../src/mongo/mongo-client.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { dueEntryCount } from './due-index.js';
+import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from './servers.js';
 import { createTestContext, type TestContext } from './test-context.js';
 
 /**
@@ -88,16 +98,65 @@ export async function pendingCount(
   return sizes.reduce((a, b) => a + b, 0);
 }
 
+/** A daemon with the clients it works on. */
+export interface TestDaemon {
+  daemon: ExpiryDaemon;
+  /** Stops the daemon, then closes its clients. */
+  close(): Promise<void>;
+}
+
+/**
+ * A daemon, not started, on a Redis and a MongoDB client of its own, built and connected as
+ * src/bin/daemon.ts builds them.
+ */
+export async function createTestDaemon(
+  config: Config,
+  logger: Logger,
+  options: ExpiryDaemonOptions = {},
+): Promise<TestDaemon> {
+  const redis = createRedisClient(config.redis, logger, { name: 'expiry-daemon' });
+  const mongo = createMongoClient(config.mongo, logger, { appName: 'expiry-daemon' });
+  await Promise.all([redis.connect(), mongo.connect()]);
+  const messages = messagesCollection(mongo.db(config.mongo.db));
+  const daemon = new ExpiryDaemon({ config, logger, redis, messages }, options);
+  return {
+    daemon,
+    async close() {
+      await daemon.stop();
+      await redis.close().catch(() => redis.destroy());
+      await mongo.close();
+    },
+  };
+}
+
+/** Where a file's daemon tests run. */
+export interface ExpiryTestbedOptions {
+  /**
+   * Servers of the file's own, read before each test (so servers a `before` hook started
+   * are up by then). @defaultValue the shared servers
+   */
+  servers?: () => { redisUrl: string; mongoUri: string };
+}
+
 /** What {@link useExpiryTestbed} sets up before each test (fields are valid inside tests). */
 export interface ExpiryTestbed {
   ctx: TestContext;
   keys: RedisKeys;
   /** A plain client on the test's Redis (no key prefix: use `keys`). */
   redis: RedisClient;
-  /** A client on the test's MongoDB server. */
-  mongo: MongoClient;
-  /** Daemons a test started: all stopped after it. */
+  /** The test's messages collection, on a client of the test's own. */
+  messages: Collection<MessageDoc>;
+  /** Daemons of the test (made by {@link ExpiryTestbed.daemon}): all stopped after it. */
   daemons: ExpiryDaemon[];
+  /**
+   * A daemon, not started, from {@link createTestDaemon} (`defaultMetrics` false unless
+   * given); `logger` defaults to the context's.
+   */
+  daemon(options?: ExpiryDaemonOptions, logger?: Logger): Promise<ExpiryDaemon>;
+  /** Moves the test onto a throwaway Redis started with `args`; call it before any daemon. */
+  useOwnRedis(args: string[]): Promise<void>;
+  /** Ids of the messages in the test's MongoDB. */
+  storedIds(): Promise<string[]>;
 }
 
 /**
@@ -105,22 +164,55 @@ export interface ExpiryTestbed {
  * MongoDB client, and the daemons to stop afterwards; everything is closed and cleaned up
  * after each test. Call it inside a `describe`.
  */
-export function useExpiryTestbed(name: string): ExpiryTestbed {
-  const bed = { daemons: [] as ExpiryDaemon[] } as ExpiryTestbed;
-  beforeEach(async () => {
-    bed.ctx = createTestContext(name, { PERSISTENCE_MODE: 'write-behind' });
+export function useExpiryTestbed(name: string, opts: ExpiryTestbedOptions = {}): ExpiryTestbed {
+  const servers = opts.servers ?? sharedServers;
+  const started: TestDaemon[] = [];
+  let mongo: MongoClient;
+  let ownRedis: ThrowawayRedis | undefined;
+
+  async function open(on: { redisUrl: string; mongoUri: string }): Promise<void> {
+    bed.ctx = createTestContext(name, { PERSISTENCE_MODE: 'write-behind' }, on);
     bed.keys = new RedisKeys(bed.ctx.config.redis.keyPrefix);
     bed.redis = createClient({ url: bed.ctx.config.redis.url }) as RedisClient;
     bed.redis.on('error', () => {});
     await bed.redis.connect();
-    bed.mongo = new MongoClient(bed.ctx.config.mongo.uri);
-  });
-  afterEach(async () => {
-    await Promise.all(bed.daemons.map((d) => d.stop()));
+    mongo = new MongoClient(bed.ctx.config.mongo.uri);
+    bed.messages = messagesCollection(mongo.db(bed.ctx.config.mongo.db));
+  }
+
+  async function close(): Promise<void> {
     bed.daemons.length = 0;
+    await Promise.all(started.splice(0).map((d) => d.close()));
     await bed.redis.close();
-    await bed.mongo.close();
+    await mongo.close();
     await bed.ctx.cleanup();
-  });
+    await ownRedis?.dispose();
+    ownRedis = undefined;
+  }
+
+  const bed = {
+    daemons: [] as ExpiryDaemon[],
+    async daemon(options: ExpiryDaemonOptions = {}, logger = bed.ctx.logger) {
+      const made = await createTestDaemon(bed.ctx.config, logger, {
+        defaultMetrics: false,
+        ...options,
+      });
+      started.push(made);
+      bed.daemons.push(made.daemon);
+      return made.daemon;
+    },
+    async useOwnRedis(args: string[]) {
+      await close();
+      ownRedis = await startThrowawayRedis({ extraArgs: args });
+      await open({ ...servers(), redisUrl: ownRedis.url });
+    },
+    async storedIds() {
+      const docs = await bed.messages.find({}, { projection: { _id: 1 } }).toArray();
+      return docs.map((d) => d._id.toHexString());
+    },
+  } as ExpiryTestbed;
+
+  beforeEach(() => open(servers()));
+  afterEach(close);
   return bed;
 }

@@ -6,6 +6,7 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { dueDeadline, dueEntryCount } from '../helpers/due-index.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** `slotAdd(KEYS[1], ARGV[i], ARGV[i+1])` for pairs of key, deadline: the lib itself. */
 const addEntries = LuaScript.inline(
@@ -14,8 +15,6 @@ const addEntries = LuaScript.inline(
 for i = 1, #ARGV, 2 do slotAdd(KEYS[1], ARGV[i], tonumber(ARGV[i + 1])) end
 return 1`,
 );
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The due index's slots (src/redis/scripts/lib/due-slots.lua) on a real Redis: deadlines
@@ -91,7 +90,7 @@ describe('due index slots (real Redis)', function () {
     assert.equal((await scripts.peek()).earliestDue, base + 5);
 
     assert.equal((await scripts.claimDue(30000, 1000)).entries.length, 0, 'nothing due yet');
-    while ((await redisNow()) <= base + 90) await sleep(20);
+    await waitUntil('base + 90 passed', async () => (await redisNow()) > base + 90, 5000, 20);
     const first = await scripts.claimDue(30000, 100);
     const second = await scripts.claimDue(30000, 100);
     const claimed = [...first.entries, ...second.entries].map((e) => e.key);
@@ -105,7 +104,8 @@ describe('due index slots (real Redis)', function () {
   it('skips the stale entry of a key cached anew after it expired, and leaves that key alone', async function () {
     const key = keys.message('bbbbbbbbbbbbbbbbbbbbbbbb');
     await cache.setCache('message:bbbbbbbbbbbbbbbbbbbbbbbb', { v: 1 }, 1);
-    await sleep(1100); // expired, its entry not claimed (no daemon ran)
+    // Expired, its entry not claimed (no daemon runs).
+    await waitUntil('the key expired', async () => (await redis.exists(key)) === 0, 5000, 20);
     await cache.setCache('message:bbbbbbbbbbbbbbbbbbbbbbbb', { v: 2 }, 60);
     assert.equal(await dueEntryCount(redis, keys), 2);
 

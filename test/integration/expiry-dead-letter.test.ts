@@ -1,73 +1,48 @@
 import assert from 'node:assert/strict';
-import { MongoClient, ObjectId, type Collection } from 'mongodb';
-import { createClient } from 'redis';
+import { ObjectId, type Collection } from 'mongodb';
 import { DeadLetters } from '../../src/expiry/dead-letter.js';
-import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import type { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import { insertMissingMessages } from '../../src/messages/message-store.js';
 import type { MessageDoc, MessageShadow } from '../../src/messages/message.js';
-import { messagesCollection } from '../../src/messages/message-store.js';
-import { RedisKeys } from '../../src/redis/keys.js';
+import type { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
   NO_RECORDS,
   pendingCount,
   seedMessages,
+  useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
-import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 describe('expiry daemon: dead letters', function () {
   this.timeout(30000);
-  let ctx: TestContext;
+  const bed = useExpiryTestbed('expiry-dead-letter');
   let redis: RedisClient;
-  let mongo: MongoClient;
   let keys: RedisKeys;
   let dead: DeadLetters;
   let daemon: ExpiryDaemon;
   let failing = true;
 
-  async function scrape(): Promise<string> {
-    const addr = daemon.metricsAddress;
-    assert.ok(addr);
-    const res = await fetch(`http://127.0.0.1:${addr.port}/metrics`);
-    assert.equal(res.status, 200);
-    return res.text();
-  }
+  /** The Prometheus text the daemon's `GET /metrics` would answer. */
+  const scrape = () => daemon.metricsRegistry.metrics();
 
   beforeEach(async () => {
-    ctx = createTestContext('expiry-dead-letter', { PERSISTENCE_MODE: 'write-behind' });
-    keys = new RedisKeys(ctx.config.redis.keyPrefix);
-    redis = createClient({ url: ctx.config.redis.url }) as RedisClient;
-    redis.on('error', () => {});
-    await redis.connect();
-    mongo = new MongoClient(ctx.config.mongo.uri);
+    ({ redis, keys } = bed);
     dead = new DeadLetters(redis, keys);
     failing = true;
-    daemon = new ExpiryDaemon(
-      { config: ctx.config, logger: ctx.logger },
-      {
-        pollIntervalMs: 100,
-        maxAttempts: 3,
-        backoffBaseMs: 20,
-        backoffMaxMs: 50,
-        metricsPort: 0,
-        defaultMetrics: false,
-        // MongoDB refusing the writes, until the test lets them through.
-        persist: async (coll: Collection<MessageDoc>, shadows: MessageShadow[]) => {
-          if (failing) throw new Error('injected persistence failure');
-          return insertMissingMessages(coll, shadows);
-        },
+    daemon = await bed.daemon({
+      pollIntervalMs: 100,
+      maxAttempts: 3,
+      backoffBaseMs: 20,
+      backoffMaxMs: 50,
+      // MongoDB refusing the writes, until the test lets them through.
+      persist: async (coll: Collection<MessageDoc>, shadows: MessageShadow[]) => {
+        if (failing) throw new Error('injected persistence failure');
+        return insertMissingMessages(coll, shadows);
       },
-    );
+    });
     await daemon.start();
-  });
-
-  afterEach(async () => {
-    await daemon.stop();
-    await redis.close();
-    await mongo.close();
-    await ctx.cleanup();
   });
 
   it('dead-letters after maxAttempts failures, counts it, and a retry then persists it', async () => {
@@ -105,11 +80,9 @@ describe('expiry daemon: dead letters', function () {
     assert.equal(await dead.retry(key), true);
     assert.equal(await dead.retry(key), false, 'no longer a dead letter');
     await waitUntil('processed after the retry', () => daemon.stats().processed.total === 2, 10000);
-    const doc = await messagesCollection(mongo.db(ctx.config.mongo.db)).findOne({
-      _id: new ObjectId(msg.id),
-    });
+    const doc = await bed.messages.findOne({ _id: new ObjectId(msg.id) });
     assert.equal(doc?.content, msg.content);
-    assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 1);
+    assert.equal(await bed.messages.countDocuments(), 1);
     assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
     assert.equal(await pendingCount(redis, keys, [msg, ...plain]), 0);
     await waitUntil(
@@ -138,6 +111,6 @@ describe('expiry daemon: dead letters', function () {
     assert.equal(await dead.drop(corruptKey), false);
     assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
     assert.equal(await pendingCount(redis, keys, [msg]), 0);
-    assert.equal(await messagesCollection(mongo.db(ctx.config.mongo.db)).countDocuments(), 0);
+    assert.equal(await bed.messages.countDocuments(), 0);
   });
 });

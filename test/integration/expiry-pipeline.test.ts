@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { MongoClient, ObjectId } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import { pino } from 'pino';
-import { ExpiryDaemon, type PersistShadows } from '../../src/expiry/expiry-daemon.js';
+import type { ExpiryDaemon, ExpiryDaemonOptions } from '../../src/expiry/expiry-daemon.js';
+import type { PersistShadows } from '../../src/expiry/persist-pipeline.js';
 import type { Logger } from '../../src/logging/logger.js';
 import type { Message } from '../../src/messages/message.js';
-import { insertMissingMessages, messagesCollection } from '../../src/messages/message-store.js';
-import { RedisKeys } from '../../src/redis/keys.js';
+import { insertMissingMessages } from '../../src/messages/message-store.js';
+import type { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
@@ -18,8 +19,6 @@ import {
 import { dueEntryCount } from '../helpers/due-index.js';
 import { waitUntil } from '../helpers/wait.js';
 import type { TestContext } from '../helpers/test-context.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What {@link slowPersist} saw: calls, shadows, and the most bulk writes at once. */
 interface PersistLog {
@@ -38,7 +37,8 @@ function slowPersist(delayMs: number): { persist: PersistShadows; log: PersistLo
     log.running++;
     log.maxRunning = Math.max(log.maxRunning, log.running);
     try {
-      await sleep(delayMs);
+      // Holds the bulk write open long enough for writes of one daemon to overlap.
+      await new Promise((r) => setTimeout(r, delayMs));
       return await insertMissingMessages(collection, shadows);
     } finally {
       log.running--;
@@ -65,43 +65,30 @@ function capturingLogger(lines: Array<{ msg?: string }>): Logger {
 describe('expiry daemon: overlapped persistence', function () {
   this.timeout(60000);
   const bed = useExpiryTestbed('expiry-pipeline');
-  const { daemons } = bed;
+  const { daemons, storedIds } = bed;
   let ctx: TestContext;
   let redis: RedisClient;
-  let mongo: MongoClient;
   let keys: RedisKeys;
 
-  function daemon(
-    opts: ConstructorParameters<typeof ExpiryDaemon>[1] = {},
-    logger: Logger = ctx.logger,
-  ): ExpiryDaemon {
-    const d = new ExpiryDaemon(
-      { config: ctx.config, logger },
-      { defaultMetrics: false, batchSize: 100, ...opts },
-    );
-    daemons.push(d);
-    return d;
-  }
-
-  async function storedIds(): Promise<string[]> {
-    const coll = messagesCollection(mongo.db(ctx.config.mongo.db));
-    const docs = await coll.find({}, { projection: { _id: 1 } }).toArray();
-    return docs.map((d) => d._id.toHexString());
-  }
+  const daemon = (opts: ExpiryDaemonOptions = {}, logger?: Logger): Promise<ExpiryDaemon> =>
+    bed.daemon({ batchSize: 100, ...opts }, logger);
+  const stopAll = () => Promise.all(daemons.map((d) => d.stop()));
 
   beforeEach(() => {
-    ({ ctx, keys, redis, mongo } = bed);
+    ({ ctx, keys, redis } = bed);
   });
 
   it('persists each message once across 2 daemons while their bulk writes overlap', async () => {
     const slow = [slowPersist(40), slowPersist(40)];
-    const [a, b] = slow.map(({ persist }) => daemon({ persist, persistConcurrency: 2 }));
-    await Promise.all([a!.start(), b!.start()]);
+    const both = await Promise.all(
+      slow.map(({ persist }) => daemon({ persist, persistConcurrency: 2 })),
+    );
+    await Promise.all(both.map((d) => d.start()));
     const sent = await seedMessages(redis, keys, 3000, { atMs: Date.now() + 1500, shadow: true });
     const total = () => daemons.reduce((n, d) => n + d.stats().processed.total, 0);
     await waitUntil('3,000 processed', () => total() >= 3000, 40000);
-    // Give a double processing the time to show up before counting.
-    await sleep(500);
+    // Stopped daemons have settled every claim: a double processing would be counted.
+    await stopAll();
 
     assert.equal(total(), 3000);
     assert.equal(
@@ -123,7 +110,11 @@ describe('expiry daemon: overlapped persistence', function () {
 
   it('stop() waits for every batch in flight, and a next daemon takes the rest', async () => {
     const slow = slowPersist(300);
-    const first = daemon({ persist: slow.persist, persistConcurrency: 2, subscribe: false });
+    const first = await daemon({
+      persist: slow.persist,
+      persistConcurrency: 2,
+      subscribe: false,
+    });
     await first.start();
     const sent = await seedMessages(redis, keys, 1000, { atMs: Date.now() + 500, shadow: true });
     await waitUntil('two bulk writes in flight', () => slow.log.running === 2, 10000);
@@ -140,14 +131,14 @@ describe('expiry daemon: overlapped persistence', function () {
     assert.equal(await redis.zCard(keys.due), 0, 'message deadlines are in the slots');
     assert.equal(await redis.hLen(keys.shadow), 1000 - done);
 
-    const second = daemon();
+    const second = await daemon();
     await second.start();
     await waitUntil(
       'the rest processed',
       () => second.stats().processed.total >= 1000 - done,
       20000,
     );
-    await sleep(300);
+    await second.stop();
     assert.equal(second.stats().processed.total, 1000 - done);
     const ids = await storedIds();
     assert.equal(ids.length, 1000);
@@ -159,10 +150,10 @@ describe('expiry daemon: overlapped persistence', function () {
   it('claims and acks batches larger than one Lua chunk (1,000 arguments)', async () => {
     // Seeded first: the daemon's first round then schedules the next at the deadline.
     const sent = await seedMessages(redis, keys, 3000, { atMs: Date.now() + 1000, shadow: true });
-    const d = daemon({ batchSize: 2500 });
+    const d = await daemon({ batchSize: 2500 });
     await d.start();
     await waitUntil('3,000 processed', () => d.stats().processed.total >= 3000, 30000);
-    await sleep(300);
+    await d.stop();
     assert.deepEqual(d.stats().processed, { event: 0, poll: 3000, total: 3000 });
     const ids = await storedIds();
     assert.equal(ids.length, 3000);
@@ -174,12 +165,12 @@ describe('expiry daemon: overlapped persistence', function () {
 
   it('claims large batches of hinted keys, each once', async () => {
     // A long interval: after its first round (an empty index) only the hints wake it.
-    const d = daemon({ pollIntervalMs: 60000, hintBatchSize: 2000, hintWindowMs: 100 });
+    const d = await daemon({ pollIntervalMs: 60000, hintBatchSize: 2000, hintWindowMs: 100 });
     await d.start();
     await waitUntil('first round', () => d.stats().rounds === 1, 5000);
     const sent = await seedMessages(redis, keys, 1500, { atMs: Date.now() + 1000, shadow: true });
     await waitUntil('1,500 processed', () => d.stats().processed.total >= 1500, 30000);
-    await sleep(300);
+    await d.stop();
     assert.deepEqual(d.stats().processed, { event: 1500, poll: 0, total: 1500 });
     assert.equal((await storedIds()).length, 1500);
     assert.deepEqual(await daemonRecords(redis, keys), NO_RECORDS);
@@ -187,7 +178,7 @@ describe('expiry daemon: overlapped persistence', function () {
   });
 
   it('acks conversation lists and messages already in MongoDB, writing nothing', async () => {
-    const d = daemon();
+    const d = await daemon();
     await d.start();
     // Cached conversation lists (as a read leaves them: message JSON, oldest first); the
     // sends below extend them and record their deadlines too.
@@ -215,7 +206,7 @@ describe('expiry daemon: overlapped persistence', function () {
     const lists = scores.filter((score) => score !== null).length;
     assert.ok(lists > 0, 'some conversation list got a deadline');
     await waitUntil('all processed', () => d.stats().processed.total >= 60 + lists, 20000);
-    await sleep(300);
+    await d.stop();
     assert.equal(d.stats().processed.total, 60 + lists);
     assert.equal(d.stats().persisted, 0);
     assert.equal((await storedIds()).length, 0);
@@ -236,11 +227,11 @@ describe('expiry daemon: overlapped persistence', function () {
     try {
       const lines: Array<{ msg?: string }> = [];
       const slow = slowPersist(60);
-      const d = daemon({ persist: slow.persist }, capturingLogger(lines));
+      const d = await daemon({ persist: slow.persist }, capturingLogger(lines));
       await d.start();
       const sent = await seedMessages(redis, keys, 2000, { atMs: Date.now() + 1500, shadow: true });
       await waitUntil('2,000 processed', () => d.stats().processed.total >= 2000, 30000);
-      await sleep(300);
+      await d.stop();
 
       assert.ok(published > 0, 'Redis published expired events during the burst');
       assert.deepEqual(d.stats().processed, { event: 0, poll: 2000, total: 2000 });

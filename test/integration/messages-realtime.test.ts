@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
-import { call, signupUser, type TestUser } from '../helpers/api-harness.js';
+import { call, signupUser, startTestApi, type TestUser } from '../helpers/api-harness.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 interface Frame {
@@ -264,5 +264,38 @@ describe('messages over REST and ws with the real services (two API processes)',
     assert.ok(stats.body.cacheHits >= 1);
     assert.equal(stats.body.instances.api, 2);
     assert.equal(typeof stats.body.backlog, 'number');
+  });
+});
+
+describe('the test harness API (startTestApi)', function () {
+  this.timeout(30000);
+
+  it('records the events it publishes and still delivers them over ws', async () => {
+    const ctx = createTestContext('msgrec');
+    const t = await startTestApi(ctx.config, ctx.logger);
+    try {
+      const alice = await signupUser(t.url, 'alice_rec');
+      const bob = await signupUser(t.url, 'bob_rec');
+      const bobWs = await connect(t.api, bob);
+      try {
+        const sent = await call(t.url, 'POST', '/api/messages/send', {
+          token: alice.token,
+          body: { receiverId: bob.id, content: 'recorded and delivered' },
+        });
+        assert.equal(sent.status, 201, JSON.stringify(sent.body));
+        const id = sent.body.message.id;
+        const got = await bobWs.next((f) => f.type === 'message:new' && f.message.id === id);
+        assert.deepEqual(got.message, sent.body.message);
+        assert.deepEqual(
+          t.events.map((e) => [e.type, e.message.id]),
+          [['message:new', id]],
+        );
+      } finally {
+        bobWs.ws.close();
+      }
+    } finally {
+      await t.close();
+      await ctx.cleanup();
+    }
   });
 });

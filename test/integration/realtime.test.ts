@@ -5,6 +5,7 @@ import { SignJWT, UnsecuredJWT, jwtVerify } from 'jose';
 import { ObjectId } from 'mongodb';
 import WebSocket from 'ws';
 import { AppError } from '../../src/errors/app-error.js';
+import { ERROR_CODES } from '../../src/errors/error-codes.js';
 import type { EventPublisher } from '../../src/messages/message-events.js';
 import type { Message } from '../../src/messages/message.js';
 import { RedisKeys } from '../../src/redis/keys.js';
@@ -347,7 +348,7 @@ describe('realtime ws server (integration)', function () {
       const r2 = await refusal(url2, { Authorization: `Bearer ${await tokenFor(user)}` });
       assert.equal(r2.status, 503);
       assert.deepEqual(r2.body, {
-        error: { code: 'SERVICE_UNAVAILABLE', message: 'A backing service is unavailable' },
+        error: { code: 'SERVICE_UNAVAILABLE', message: ERROR_CODES.SERVICE_UNAVAILABLE.message },
       });
     });
   });
@@ -613,7 +614,7 @@ describe('realtime ws server (integration)', function () {
       assert.deepEqual(await a.next(isError), {
         type: 'error',
         code: 'SERVICE_UNAVAILABLE',
-        message: 'A backing service is unavailable',
+        message: ERROR_CODES.SERVICE_UNAVAILABLE.message,
         clientMsgId: 'd',
       });
       a.send({ type: 'message:send', receiverId: 'slow-down', content: 'x' });

@@ -3,9 +3,10 @@ import { waitUntil } from '../helpers/wait.js';
 import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { startApiServer } from '../../src/app/api-server.js';
-import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import type { Logger } from '../../src/logging/logger.js';
+import { createRedisClient } from '../../src/redis/redis-client.js';
 import { call, signupUser } from '../helpers/api-harness.js';
+import { createTestDaemon } from '../helpers/expiry-fixtures.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
@@ -47,14 +48,11 @@ describe('Redis with requirepass', function () {
 
     it('the API and the daemon work: a write-behind send reaches MongoDB', async () => {
       const api = await startApiServer(ctx.config, ctx.logger);
-      const daemon = new ExpiryDaemon(
-        { config: ctx.config, logger: ctx.logger },
-        { name: 'pw-daemon' },
-      );
+      const daemon = await createTestDaemon(ctx.config, ctx.logger);
       const mongo = new MongoClient(sharedServers().mongoUri);
       try {
         await api.ready;
-        await daemon.start();
+        await daemon.daemon.start();
         const a = await signupUser(api.url, 'pw_alice');
         const b = await signupUser(api.url, 'pw_bob');
         const sent = await call(api.url, 'POST', '/api/messages/send', {
@@ -69,7 +67,7 @@ describe('Redis with requirepass', function () {
           15_000,
         );
       } finally {
-        await daemon.stop();
+        await daemon.close();
         await api.close();
         await mongo.close();
       }
@@ -102,7 +100,7 @@ describe('Redis with requirepass', function () {
       }
     });
 
-    it('the daemon logs a clear authentication error and stops cleanly', async () => {
+    it('the daemon’s connection logs a clear authentication error and closes cleanly', async () => {
       const ctx = createTestContext(
         'redisnopwd',
         {},
@@ -112,8 +110,9 @@ describe('Redis with requirepass', function () {
         },
       );
       const { logger, lines } = capturingLogger();
-      const daemon = new ExpiryDaemon({ config: ctx.config, logger }, { name: 'nopw-daemon' });
-      const started = daemon.start().catch((err: unknown) => err);
+      // Built as src/bin/daemon.ts builds it.
+      const client = createRedisClient(ctx.config.redis, logger, { name: 'expiry-daemon-0' });
+      const connecting = client.connect().catch((err: unknown) => err);
       try {
         await waitUntil(
           'an authentication error in the log',
@@ -124,8 +123,8 @@ describe('Redis with requirepass', function () {
         assert.match(line, /REDIS_PASSWORD|REDIS_URL/, `the log names what to check: ${line}`);
         assert.ok(!lines.join('\n').includes('wrong-password'), 'the password is never logged');
       } finally {
-        await Promise.race([daemon.stop(), new Promise((r) => setTimeout(r, 5000))]);
-        await Promise.race([started, new Promise((r) => setTimeout(r, 1000))]);
+        client.destroy();
+        await connecting;
       }
     });
   });

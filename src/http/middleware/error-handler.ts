@@ -1,6 +1,5 @@
 import type { Context, Next } from 'koa';
-import { AppError, isAppError } from '../../errors/app-error.js';
-import { ERROR_CODES } from '../../errors/error-codes.js';
+import { AppError, clientMessage, isAppError } from '../../errors/app-error.js';
 import type { Logger } from '../../logging/logger.js';
 
 /** Status of errors thrown by body reading (json-body.ts, co-body / raw-body) and `ctx.throw`. */
@@ -59,9 +58,7 @@ export function errorHandler(logger: Logger) {
       ctx.body = {
         error: {
           code: appErr.code,
-          message: appErr.expose
-            ? appErr.message
-            : (ERROR_TEXT[appErr.code] ?? ERROR_CODES[appErr.code].message),
+          message: clientMessage(appErr),
         },
       };
     }
@@ -91,7 +88,3 @@ function bodilessError(ctx: Context): AppError {
       return toAppError({ status: ctx.status });
   }
 }
-
-const ERROR_TEXT: Partial<Record<string, string>> = {
-  SERVICE_UNAVAILABLE: 'A backing service is unavailable; try again shortly',
-};

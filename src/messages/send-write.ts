@@ -1,0 +1,164 @@
+import type { Collection } from 'mongodb';
+import type { PersistenceMode } from '../config/config.js';
+import { isMongoUnavailable } from '../errors/backend-errors.js';
+import type { Logger } from '../logging/logger.js';
+import type { MessageCacheRecords } from '../redis/records/message-cache-records.js';
+import type { ConversationCache } from './conversation-cache.js';
+import type { Stored, Written } from './idempotent-send.js';
+import { InsertCoalescer } from './insert-coalescer.js';
+import { findMessageDoc } from './message-store.js';
+import {
+  fromMessageDoc,
+  messageJson,
+  shadowJson,
+  toMessageDoc,
+  type Message,
+  type MessageDoc,
+  type MessageShadow,
+} from './message.js';
+import type { SendRateLimiter } from './send-rate-limiter.js';
+
+export interface SendWriteDeps {
+  messages: Collection<MessageDoc>;
+  records: MessageCacheRecords;
+  /** Where pending messages' shadows are read (a takeover). */
+  conversations: ConversationCache;
+  rateLimiter: SendRateLimiter;
+  logger: Logger;
+  /** TTL of the cache entries a send writes (config.cache.ttlSeconds). */
+  ttlSeconds: number;
+  /** Messages kept in a conversation list (config.cache.conversationSize). */
+  conversationSize: number;
+}
+
+/** How a new message is counted and written (the steps IdempotentSend runs). */
+export interface SendWrite {
+  /** Counts the send against the sender's rate limit where the mode counts it first. */
+  admit(senderId: string): Promise<void>;
+  /**
+   * Stores a new message.
+   * @throws AppError RATE_LIMITED when the send script refused it (nothing written).
+   */
+  write(message: Message, clientMsgId: string | undefined): Promise<Written>;
+  /** What an earlier send of message `id` stored, cached again if it was lost from Redis. */
+  findStored(id: string): Promise<Stored | null>;
+}
+
+/** The write of the configured persistence mode. */
+export function sendWriteFor(mode: PersistenceMode, deps: SendWriteDeps): SendWrite {
+  return mode === 'write-through' ? new WriteThroughSend(deps) : new WriteBehindSend(deps);
+}
+
+/** What both modes share: the send script, and finding an earlier attempt's message. */
+abstract class SendWriteBase implements SendWrite {
+  constructor(protected readonly deps: SendWriteDeps) {}
+
+  abstract admit(senderId: string): Promise<void>;
+  abstract write(message: Message, clientMsgId: string | undefined): Promise<Written>;
+
+  async findStored(id: string): Promise<Stored | null> {
+    const shadow = await this.deps.conversations.shadow(id);
+    if (shadow) return { message: shadow, persisted: false };
+    try {
+      const doc = await findMessageDoc(this.deps.messages, id, { includeDeleted: true });
+      if (!doc) return null;
+      const message = fromMessageDoc(doc);
+      // The first attempt may have died before its cache script: run it (lists dedupe).
+      if (!doc.deletedAt) await this.cache(message, null);
+      return { message, persisted: true };
+    } catch (err) {
+      // MongoDB down: cannot tell; sending again with the same id cannot duplicate.
+      if (!isMongoUnavailable(err)) throw err;
+      return null;
+    }
+  }
+
+  /**
+   * Runs the send script: entry, list, due entries, convgen and (if given) the shadow; with
+   * `countSend`, it first counts the send against the sender's rate limit.
+   * @throws AppError RATE_LIMITED (with `countSend`) when over the limit: nothing written.
+   */
+  protected async cache(
+    message: Message,
+    shadow: MessageShadow | null,
+    countSend = false,
+  ): Promise<void> {
+    const { records, rateLimiter, logger, ttlSeconds } = this.deps;
+    const json = messageJson(message);
+    const outcome = await records.send(message, {
+      json,
+      ttl: ttlSeconds,
+      listSize: this.deps.conversationSize,
+      shadow: shadow ? shadowJson(json, shadow.clientMsgId) : undefined,
+      rateLimit: countSend ? rateLimiter.scriptInput(message.senderId) : undefined,
+    });
+    if (!outcome.sent) throw rateLimiter.rejection(outcome.retryInMs);
+    // Checked first: the arguments (an object, a template string) cost on every send.
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug(
+        { id: message.id, ttl: ttlSeconds },
+        `Cached: message:${message.id} (TTL: ${ttlSeconds}s)`,
+      );
+    }
+  }
+}
+
+/**
+ * Write-through: counted first, inserted into MongoDB (coalesced with concurrent sends),
+ * then cached. When MongoDB cannot be reached the message is accepted into Redis as
+ * write-behind does it (shadow + pending) instead of being lost, and answered 202.
+ */
+class WriteThroughSend extends SendWriteBase {
+  /** Write-through inserts, sent together when sends overlap (group commit). */
+  private readonly inserts: InsertCoalescer<MessageDoc>;
+
+  constructor(deps: SendWriteDeps) {
+    super(deps);
+    this.inserts = new InsertCoalescer(deps.messages);
+  }
+
+  async admit(senderId: string): Promise<void> {
+    await this.deps.rateLimiter.consume(senderId);
+  }
+
+  async write(message: Message, clientMsgId: string | undefined): Promise<Written> {
+    try {
+      // 'duplicate' is a retry with the id of an attempt that did insert: stored too.
+      await this.inserts.insert(toMessageDoc(message, clientMsgId));
+    } catch (err) {
+      if (!isMongoUnavailable(err)) throw err;
+      this.deps.logger.warn(
+        { err: (err as Error).message, id: message.id },
+        'MongoDB unavailable: message accepted into Redis for later persistence',
+      );
+      await this.cache(message, shadowOf(message, clientMsgId));
+      return { message, persisted: false, status: 202 };
+    }
+    try {
+      await this.cache(message, null);
+    } catch (err) {
+      // Already durable in MongoDB: the cache is an optimisation, the send succeeded.
+      this.deps.logger.error({ err, id: message.id }, 'message stored but not cached');
+    }
+    return { message, persisted: true, status: 201 };
+  }
+}
+
+/**
+ * Write-behind: one send script counts the send and writes the cache entries, the shadow
+ * and the pending entry (one round trip); the expiry daemon persists it later.
+ */
+class WriteBehindSend extends SendWriteBase {
+  async admit(): Promise<void> {
+    // Counted by the send script itself.
+  }
+
+  async write(message: Message, clientMsgId: string | undefined): Promise<Written> {
+    await this.cache(message, shadowOf(message, clientMsgId), true);
+    return { message, persisted: false, status: 201 };
+  }
+}
+
+function shadowOf(message: Message, clientMsgId: string | undefined): MessageShadow {
+  return clientMsgId ? { message, clientMsgId } : { message };
+}
