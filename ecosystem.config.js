@@ -46,6 +46,19 @@ function which(cmd) {
 // src/config/config.ts); restarting it would only print the same line again.
 const CONFIG_EXIT_CODE = 78;
 
+// `npm start` checks these with the rest of the configuration first (src/config/config.ts);
+// `pm2 start ecosystem.config.js` meets this check, with the same line and exit code.
+function instances(name) {
+  const raw = (env[name] ?? '').trim() || '1';
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 64) {
+    console.error(
+      `Invalid configuration: ${name} = ${JSON.stringify(raw)}: must be a whole number of instances from 1 to 64`,
+    );
+    process.exit(78);
+  }
+  return Number(raw);
+}
+
 const apps = [];
 
 if (!env.REDIS_URL && !env.REDIS_HOST && !answers(6379)) {
@@ -96,7 +109,7 @@ apps.push(
     script: path.join(root, 'dist', 'bin', 'api.js'),
     cwd: root,
     exec_mode: 'cluster',
-    instances: Number(env.API_INSTANCES ?? 1),
+    instances: instances('API_INSTANCES'),
     // SIGINT first: the API stops accepting and finishes in-flight requests.
     kill_timeout: 12000,
     stop_exit_codes: [CONFIG_EXIT_CODE],
@@ -107,7 +120,7 @@ apps.push(
     script: path.join(root, 'dist', 'bin', 'daemon.js'),
     cwd: root,
     exec_mode: 'fork',
-    instances: Number(env.DAEMON_INSTANCES ?? 1),
+    instances: instances('DAEMON_INSTANCES'),
     // Each instance needs its own metrics port: the first uses DAEMON_METRICS_PORT,
     // the next ones DAEMON_METRICS_PORT + NODE_APP_INSTANCE (see src/bin/daemon.ts).
     instance_var: 'NODE_APP_INSTANCE',

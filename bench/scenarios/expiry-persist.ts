@@ -7,6 +7,7 @@ import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenari
 import { sleep } from '../lib/sleep.js';
 import { median, round } from '../lib/stats.js';
 import { startDaemon } from '../lib/system-processes.js';
+import { MessageStore } from '../../src/messages/message-store.js';
 import type { Message } from '../../src/messages/message.js';
 
 /** The daemon's default EXPIRY_BATCH_SIZE, and the baseline's batch size. */
@@ -72,7 +73,7 @@ async function systemRound(
     if (Date.now() >= deadline) throw new Error('seeding overran the burst deadline');
     await sleep(Math.max(0, deadline - Date.now()));
     const done = await waitExpiryDrained(ctx.redis, 600000);
-    const stored = await ctx.mongo.db('bench').collection('messages').countDocuments();
+    const stored = await MessageStore.fromDb(ctx.mongo.db('bench')).collection.countDocuments();
     if (stored !== n) throw new Error(`MongoDB holds ${stored} of ${n} messages after the run`);
     return { rate: n / ((done - deadline) / 1000), messages };
   } finally {

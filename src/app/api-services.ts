@@ -9,7 +9,7 @@ import type { Logger } from '../logging/logger.js';
 import { ConversationCache } from '../messages/conversation-cache.js';
 import type { EventPublisher } from '../messages/message-events.js';
 import { MessageService, type MessageObserver } from '../messages/message-service.js';
-import { messagesCollection } from '../messages/message-store.js';
+import { MessageStore } from '../messages/message-store.js';
 import { SendIdempotency } from '../messages/send-idempotency.js';
 import { SendRateLimiter } from '../messages/send-rate-limiter.js';
 import { RedisKeys } from '../redis/keys.js';
@@ -77,7 +77,7 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
     redis,
     keys,
     logger,
-    messages: messagesCollection(db),
+    messages: MessageStore.fromDb(db),
     users,
     cache,
     conversations: new ConversationCache({

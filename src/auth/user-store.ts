@@ -29,6 +29,8 @@ export interface UserStoreOptions {
   missingIdsTtlMs?: number;
   /** How many such ids are remembered (the oldest go first). @defaultValue 10000 */
   missingIdsLimit?: number;
+  /** The clock those answers lapse by, in ms since the epoch (tests move it). @defaultValue Date.now */
+  now?: () => number;
   /**
    * A Redis SET of the ids seen to exist, shared by every API process (`keys.knownUsers`):
    * a process that has not seen a user yet learns it there, without MongoDB.
@@ -60,6 +62,7 @@ export class UserStore {
   private readonly missing = new Map<string, number>();
   private readonly missingTtlMs: number;
   private readonly missingLimit: number;
+  private readonly now: () => number;
   /** MongoDB lookups in flight, so that concurrent checks of one id share one read. */
   private readonly lookups = new Map<string, Promise<boolean>>();
   private readonly shared: UserStoreOptions['shared'];
@@ -71,6 +74,7 @@ export class UserStore {
     this.knownLimit = opts.knownIdsLimit ?? 50000;
     this.missingTtlMs = opts.missingIdsTtlMs ?? 10_000;
     this.missingLimit = opts.missingIdsLimit ?? 10_000;
+    this.now = opts.now ?? Date.now;
     this.shared = opts.shared;
   }
 
@@ -103,6 +107,11 @@ export class UserStore {
     const doc = await this.collection.findOne({ username });
     if (doc) await this.remember(doc._id.toHexString());
     return doc;
+  }
+
+  /** Whether this process has seen the user exist (no I/O; {@link exists} asks further). */
+  isKnownHere(id: string): boolean {
+    return this.known.has(id);
   }
 
   /**
@@ -152,7 +161,7 @@ export class UserStore {
   private recentlyMissing(id: string): boolean {
     const until = this.missing.get(id);
     if (until === undefined) return false;
-    if (until > Date.now()) return true;
+    if (until > this.now()) return true;
     this.missing.delete(id);
     return false;
   }
@@ -165,7 +174,7 @@ export class UserStore {
       const oldest = this.missing.keys().next().value;
       if (oldest !== undefined) this.missing.delete(oldest);
     }
-    this.missing.set(id, Date.now() + this.missingTtlMs);
+    this.missing.set(id, this.now() + this.missingTtlMs);
   }
 
   /** In this process, and in the shared set (best effort: MongoDB has the user anyway). */

@@ -5,8 +5,6 @@ import { CONFIG_EXIT_CODE, ConfigError, loadConfig } from '../config/config.js';
 import { loadEnvFiles } from '../config/load-env.js';
 import { createLogger } from '../logging/logger.js';
 import { runCacheCli } from '../cli/cache-cli.js';
-import { deadLetterCommand } from '../cli/dead-letter-command.js';
-import { warmCommand } from '../cli/warm-command.js';
 
 loadEnvFiles();
 let code: number;
@@ -16,25 +14,21 @@ try {
   // on stderr, since stdout may be parsed (--json).
   const level = ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : 'silent';
   const logger = createLogger({ level, name: 'cache-cli', toStderr: true });
-  code = await runCacheCli(
-    process.argv.slice(2),
-    {
-      config,
-      logger,
-      io: {
-        out: (line) => process.stdout.write(`${line}\n`),
-        err: (line) => process.stderr.write(`${line}\n`),
-        async confirm(question) {
-          if (!process.stdin.isTTY) return false;
-          const rl = createInterface({ input: process.stdin, output: process.stderr });
-          const answer = await rl.question(`${question} [y/N] `);
-          rl.close();
-          return /^y(es)?$/i.test(answer.trim());
-        },
+  code = await runCacheCli(process.argv.slice(2), {
+    config,
+    logger,
+    io: {
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+      async confirm(question) {
+        if (!process.stdin.isTTY) return false;
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question(`${question} [y/N] `);
+        rl.close();
+        return /^y(es)?$/i.test(answer.trim());
       },
     },
-    { deadLetter: deadLetterCommand, warm: warmCommand },
-  );
+  });
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);

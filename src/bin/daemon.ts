@@ -1,7 +1,7 @@
 import { ExpiryDaemon } from '../expiry/expiry-daemon.js';
 import type { PersistShadows } from '../expiry/persist-pipeline.js';
 import { onShutdown } from '../lifecycle/shutdown.js';
-import { insertMissingMessages, messagesCollection } from '../messages/message-store.js';
+import { MessageStore } from '../messages/message-store.js';
 import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
 import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
@@ -26,14 +26,14 @@ let mongoConnected = false;
 const persist: PersistShadows = async (messages, shadows) => {
   // Until then shadows are nacked with a backoff; entries without one need no MongoDB.
   if (!mongoConnected) throw new Error('MongoDB is not connected yet');
-  return insertMissingMessages(messages, shadows);
+  return messages.insertMissing(shadows);
 };
 const daemon = new ExpiryDaemon(
   {
     config,
     logger: daemonLogger,
     redis,
-    messages: messagesCollection(mongo.db(config.mongo.db)),
+    messages: MessageStore.fromDb(mongo.db(config.mongo.db)),
   },
   { persist },
 );

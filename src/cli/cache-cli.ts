@@ -2,10 +2,11 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { CacheService } from '../cache/cache-service.js';
-import { readStats } from '../metrics/shared-stats.js';
-import { escapeGlob, RedisKeys } from '../redis/keys.js';
+import { RedisKeys } from '../redis/keys.js';
 import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
+import type { CliIo } from './cache-command.js';
 import { CliError, EXIT } from './cli-error.js';
+import { COMMANDS } from './commands.js';
 
 export const USAGE = `Usage: npm run cache -- <command> [options]
 
@@ -25,84 +26,12 @@ Options:
   --page-size N                 keys per page (default 100)
 Exit codes: 0 ok, 1 failure (e.g. Redis unreachable), 2 bad usage, 3 not found, 4 aborted.`;
 
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-  /** Asks a yes/no question; resolves false when there is no terminal to ask on. */
-  confirm(question: string): Promise<boolean>;
-}
+export type { CliIo };
 
 export interface CliDeps {
   config: Config;
   logger: Logger;
   io: CliIo;
-}
-
-/** Commands that need more than Redis get their extra parts from here (set by bin/cache.ts). */
-export interface CliExtensions {
-  deadLetter?: (ctx: CommandContext, args: string[]) => Promise<unknown>;
-  warm?: (ctx: CommandContext, since: number) => Promise<unknown>;
-}
-
-export interface CommandContext {
-  config: Config;
-  logger: Logger;
-  io: CliIo;
-  redis: RedisClient;
-  keys: RedisKeys;
-  json: boolean;
-  yes: boolean;
-}
-
-// Control characters, spaces and quotes in a key are almost always a shell mistake.
-const KEY_RE = /^[\x21-\x7e]{1,512}$/;
-
-/** Checks a key given on the command line: printable, and one of this application's. */
-export function checkCacheKey(key: string | undefined): string {
-  if (!key) throw new CliError('a key is required, e.g. message:<id>', EXIT.USAGE);
-  if (!KEY_RE.test(key)) {
-    throw new CliError(`bad key ${JSON.stringify(key)}: printable ASCII, no spaces`, EXIT.USAGE);
-  }
-  if (!/^messages?:/.test(key)) {
-    throw new CliError(
-      `bad key ${JSON.stringify(key)}: cache keys start with message: or messages: ` +
-        '(the daemon records are handled by dead-letter)',
-      EXIT.USAGE,
-    );
-  }
-  return key;
-}
-
-/** Checks a SCAN glob: printable, balanced brackets, not ending in a lone backslash. */
-export function checkPattern(pattern: string | undefined): string {
-  if (!pattern) throw new CliError('a pattern is required, e.g. "message:*"', EXIT.USAGE);
-  if (!KEY_RE.test(pattern)) {
-    throw new CliError(`bad pattern ${JSON.stringify(pattern)}: printable ASCII`, EXIT.USAGE);
-  }
-  let depth = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '\\') {
-      if (i === pattern.length - 1) {
-        throw new CliError(`bad pattern ${JSON.stringify(pattern)}: ends in \\`, EXIT.USAGE);
-      }
-      i++;
-    } else if (c === '[') depth++;
-    else if (c === ']') depth = Math.max(0, depth - 1);
-  }
-  if (depth !== 0) {
-    throw new CliError(`bad pattern ${JSON.stringify(pattern)}: unclosed [`, EXIT.USAGE);
-  }
-  return pattern;
-}
-
-/** Parses `1h`, `30m`, `2d`, `45s` into milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d{1,6})([smhd])$/.exec(text);
-  if (!m)
-    throw new CliError(`bad duration ${JSON.stringify(text)}: use e.g. 30m, 1h, 2d`, EXIT.USAGE);
-  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
 }
 
 /**
@@ -135,11 +64,7 @@ async function connectForCli(config: Config, logger: Logger): Promise<RedisClien
 }
 
 /** Runs one CLI invocation; resolves to the exit code. */
-export async function runCacheCli(
-  argv: string[],
-  deps: CliDeps,
-  ext: CliExtensions = {},
-): Promise<number> {
+export async function runCacheCli(argv: string[], deps: CliDeps): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -160,17 +85,16 @@ export async function runCacheCli(
     return EXIT.USAGE;
   }
   const { values, positionals } = parsed;
-  const [command, ...rest] = positionals;
+  const [name, ...rest] = positionals;
   const json = values.json;
-  const print = (human: string, data: unknown) => deps.io.out(json ? JSON.stringify(data) : human);
 
-  if (values.help || !command) {
+  if (values.help || !name) {
     deps.io.out(USAGE);
-    return command || values.help ? EXIT.OK : EXIT.USAGE;
+    return name || values.help ? EXIT.OK : EXIT.USAGE;
   }
-  const known = ['stats', 'keys', 'get', 'del', 'clear', 'dead-letter', 'warm'];
-  if (!known.includes(command)) {
-    deps.io.err(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    deps.io.err(`unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     return EXIT.USAGE;
   }
 
@@ -183,9 +107,13 @@ export async function runCacheCli(
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10000) {
       throw new CliError('--page-size must be 1 to 10000', EXIT.USAGE);
     }
-    const key = command === 'get' || command === 'del' ? checkCacheKey(rest[0]) : undefined;
-    const pattern = command === 'keys' ? checkPattern(rest[0]) : undefined;
-    const since = command === 'warm' ? parseDuration(values.since) : 0;
+    const run = command({
+      positionals: rest,
+      page,
+      pageSize,
+      since: values.since,
+      all: values.all,
+    });
 
     redis = await connectForCli(deps.config, deps.logger);
     const keys = new RedisKeys(deps.config.redis.keyPrefix);
@@ -195,101 +123,16 @@ export async function runCacheCli(
       logger: deps.logger,
       defaultTtlSeconds: deps.config.cache.ttlSeconds,
     });
-    const ctx: CommandContext = { ...deps, redis, keys, json, yes: values.yes };
-
-    switch (command) {
-      case 'stats': {
-        const stats = await readStats(redis, keys);
-        const [messageKeys, conversationKeys] = await Promise.all([
-          countKeys(redis, `${escapeGlob(keys.prefix)}message:*`),
-          countKeys(redis, `${escapeGlob(keys.prefix)}messages:*`),
-        ]);
-        const info = await redis.info('memory');
-        const used = /used_memory:(\d+)/.exec(info)?.[1];
-        const data = {
-          keys: { message: messageKeys, conversation: conversationKeys },
-          memoryBytes: used ? Number(used) : null,
-          ...stats,
-        };
-        print(
-          [
-            `cache entries   message: ${messageKeys}  conversation: ${conversationKeys}`,
-            `memory          ${used ? `${(Number(used) / 1048576).toFixed(1)} MiB` : '?'} (whole server)`,
-            `hit rate        ${stats.hitRate === null ? '-' : `${(stats.hitRate * 100).toFixed(1)}%`} (${stats.cacheHits} hits, ${stats.cacheMisses} misses)`,
-            `sends           ${stats.sends}`,
-            `expirations     event: ${stats.expirations.event}  poll: ${stats.expirations.poll}`,
-            `lag             p50 ${stats.lag.p50Ms ?? '-'} ms  p99 ${stats.lag.p99Ms ?? '-'} ms`,
-            `backlog         ${stats.backlog} (due index)`,
-            `dead-letter     ${stats.deadLetter}`,
-            `processes       api: ${stats.instances.api}  daemon: ${stats.instances.daemon}`,
-          ].join('\n'),
-          data,
-        );
-        return EXIT.OK;
-      }
-      case 'keys': {
-        // SCAN pages are of uneven size; collect, sort and cut pages of our own.
-        const all = (await cache.getKeysByPattern(pattern!)).sort();
-        const slice = all.slice((page - 1) * pageSize, page * pageSize);
-        const pages = Math.max(1, Math.ceil(all.length / pageSize));
-        print(
-          `${slice.join('\n')}${slice.length ? '\n' : ''}(page ${page} of ${pages}, ${all.length} keys)`,
-          { keys: slice, page, pages, total: all.length },
-        );
-        return EXIT.OK;
-      }
-      case 'get': {
-        const full = `${keys.prefix}${key!}`;
-        const type = await redis.type(full);
-        if (type === 'none') throw new CliError(`no such key: ${key}`, EXIT.NOT_FOUND);
-        const ttl = await redis.ttl(full);
-        let value: unknown;
-        let storedIn: string | undefined;
-        if (type === 'string') {
-          const entry = await readStringEntry(redis, cache, keys, key!);
-          value = entry.value;
-          storedIn = entry.storedIn;
-        } else if (type === 'list') value = (await redis.lRange(full, 0, -1)).map(parseMaybe);
-        else value = `(${type})`;
-        const where = storedIn === undefined ? '' : `, stored in ${storedIn}`;
-        print(`${JSON.stringify(value, null, 2)}\n(ttl ${ttl} s${where})`, {
-          key,
-          type,
-          ttl,
-          value,
-          ...(storedIn === undefined ? {} : { storedIn }),
-        });
-        return EXIT.OK;
-      }
-      case 'del': {
-        const removed = await cache.deleteCache(key!);
-        if (!removed) throw new CliError(`no such key: ${key}`, EXIT.NOT_FOUND);
-        print(`Deleted from cache: ${key}`, { key, deleted: true });
-        return EXIT.OK;
-      }
-      case 'clear': {
-        if (!values.yes) {
-          const ok = await deps.io.confirm(
-            `Delete every cache entry (message:*, messages:*) under prefix "${keys.prefix}" on ${deps.config.redis.url}?`,
-          );
-          if (!ok) throw new CliError('not confirmed; nothing deleted (use --yes)', EXIT.ABORTED);
-        }
-        const removed = await cache.clearAll();
-        print(`Cleared ${removed} cache entries`, { removed });
-        return EXIT.OK;
-      }
-      case 'dead-letter': {
-        if (!ext.deadLetter) throw new CliError('dead-letter is not available', EXIT.FAILURE);
-        await ext.deadLetter(ctx, rest.concat(values.all ? ['--all'] : []));
-        return EXIT.OK;
-      }
-      case 'warm': {
-        if (!ext.warm) throw new CliError('warm is not available', EXIT.FAILURE);
-        await ext.warm(ctx, since);
-        return EXIT.OK;
-      }
-    }
-    return EXIT.USAGE;
+    await run({
+      ...deps,
+      redis,
+      keys,
+      cache,
+      json,
+      yes: values.yes,
+      print: (human, data) => deps.io.out(json ? JSON.stringify(data) : human),
+    });
+    return EXIT.OK;
   } catch (err) {
     const code = err instanceof CliError ? err.exitCode : EXIT.FAILURE;
     const message = err instanceof Error ? err.message : String(err);
@@ -299,50 +142,4 @@ export async function runCacheCli(
   } finally {
     if (redis) await redis.close().catch(() => redis?.destroy());
   }
-}
-
-/** First character of a message entry that points into its conversation list. */
-const POINTER = '@';
-
-/**
- * A string entry as the API reads it (`CacheService.readRaw`): a message that sits in its
- * cached conversation list is read from there, and `storedIn` names that list.
- * @throws CliError NOT_FOUND when the key is gone, or points into a list that no longer has it.
- */
-async function readStringEntry(
-  redis: RedisClient,
-  cache: CacheService,
-  keys: RedisKeys,
-  key: string,
-): Promise<{ value: unknown; storedIn?: string }> {
-  // The pointer itself only says where the message is; its value comes from the read path.
-  const stored = await redis.get(`${keys.prefix}${key}`);
-  const raw = await cache.readRaw(key);
-  const list = stored?.startsWith(POINTER) ? stored.slice(POINTER.length) : undefined;
-  const pointer = list?.startsWith(keys.prefix) ? list.slice(keys.prefix.length) : list;
-  if (raw === null) {
-    throw new CliError(
-      pointer === undefined
-        ? `no such key: ${key}`
-        : `${key} points into ${pointer}, which no longer holds it (the API reads it as a cache miss)`,
-      EXIT.NOT_FOUND,
-    );
-  }
-  return pointer === undefined
-    ? { value: parseMaybe(raw) }
-    : { value: parseMaybe(raw), storedIn: pointer };
-}
-
-function parseMaybe(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
-}
-
-async function countKeys(redis: RedisClient, match: string): Promise<number> {
-  let n = 0;
-  for await (const batch of redis.scanIterator({ MATCH: match, COUNT: 1000 })) n += batch.length;
-  return n;
 }

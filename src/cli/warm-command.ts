@@ -1,16 +1,24 @@
-import { createApiServices } from '../app/api-services.js';
-import { messagesCollection } from '../messages/message-store.js';
+import { ConversationCache } from '../messages/conversation-cache.js';
+import { loadConversation } from '../messages/conversation-loader.js';
+import { DEFAULT_PAGE } from '../messages/message-service.js';
+import { MessageStore } from '../messages/message-store.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
+import type { CacheCommand, CommandContext } from './cache-command.js';
+import { parseDuration } from './cli-args.js';
 import { CliError, EXIT } from './cli-error.js';
-import type { CommandContext } from './cache-cli.js';
 
 /**
  * `warm --since 1h` (the guide's "cache warming"): finds the conversations with a message in
- * the window and reads each once through the message service, which fills the conversation
- * cache on a miss exactly as a client's read would (same generation guard, same merge with
- * messages not yet persisted). A progress bar on a terminal.
+ * the window and reads each once as a client's first page read would, filling the
+ * conversation cache on a miss (same generation guard, same merge with messages not yet
+ * persisted). A progress bar on a terminal.
  */
-export async function warmCommand(ctx: CommandContext, sinceMs: number): Promise<void> {
+export const warmCommand: CacheCommand = (args) => {
+  const sinceMs = parseDuration(args.since);
+  return (ctx) => warm(ctx, sinceMs);
+};
+
+async function warm(ctx: CommandContext, sinceMs: number): Promise<void> {
   const mongo = createMongoClient(ctx.config.mongo, ctx.logger, { appName: 'cache-cli' });
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), 5000);
@@ -24,42 +32,48 @@ export async function warmCommand(ctx: CommandContext, sinceMs: number): Promise
       ),
     ]);
     clearTimeout(timer);
-    const services = createApiServices({
-      config: ctx.config,
-      logger: ctx.logger,
+    const messages = MessageStore.fromDb(mongo.db(ctx.config.mongo.db));
+    const { ttlSeconds, conversationSize } = ctx.config.cache;
+    const conversations = new ConversationCache({
       redis: ctx.redis,
-      mongo,
-      publisher: { publish: async () => {} },
+      keys: ctx.keys,
+      ttlSeconds,
+      size: conversationSize,
     });
     const since = new Date(Date.now() - sinceMs);
-    const conversations = (await messagesCollection(mongo.db(ctx.config.mongo.db)).distinct(
-      'conversationId',
-      { createdAt: { $gte: since } },
-    )) as string[];
+    const ids = await messages.conversationsSince(since);
 
     let warmed = 0;
     let alreadyCached = 0;
     const bar = process.stderr.isTTY && !ctx.json;
-    for (const [i, conv] of conversations.entries()) {
+    for (const [i, conv] of ids.entries()) {
       const [a, b] = conv.split(':');
       if (!a || !b) continue;
-      const page = await services.messageService.listConversation(a, b);
-      if (page.cache === 'HIT') alreadyCached++;
-      else warmed++;
+      // A hit as the API's first page read (DEFAULT_PAGE messages) would count it.
+      if (await conversations.readLatest(a, b, DEFAULT_PAGE)) alreadyCached++;
+      else {
+        await loadConversation(
+          conversations,
+          messages,
+          a,
+          b,
+          Math.max(DEFAULT_PAGE, conversationSize),
+        );
+        warmed++;
+      }
       if (bar) {
         const width = 30;
-        const done = Math.round(((i + 1) / conversations.length) * width);
+        const done = Math.round(((i + 1) / ids.length) * width);
         process.stderr.write(
-          `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${i + 1}/${conversations.length} conversations`,
+          `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${i + 1}/${ids.length} conversations`,
         );
       }
     }
-    if (bar && conversations.length > 0) process.stderr.write('\n');
-    const data = { conversations: conversations.length, warmed, alreadyCached, since };
-    ctx.io.out(
-      ctx.json
-        ? JSON.stringify(data)
-        : `Warmed ${warmed} conversation(s) (${alreadyCached} already cached) with messages since ${since.toISOString()}`,
+    if (bar && ids.length > 0) process.stderr.write('\n');
+    const data = { conversations: ids.length, warmed, alreadyCached, since };
+    ctx.print(
+      `Warmed ${warmed} conversation(s) (${alreadyCached} already cached) with messages since ${since.toISOString()}`,
+      data,
     );
   } finally {
     clearTimeout(timer);

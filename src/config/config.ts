@@ -111,14 +111,25 @@ export interface Config {
   readonly logLevel: string;
 }
 
-/** Thrown by {@link loadConfig}; `message` is the one line printed before exit code 1. */
+/**
+ * Thrown by {@link loadConfig}; `message` is the one line printed before exit code
+ * {@link CONFIG_EXIT_CODE}: `Invalid configuration: NAME = "value": what is allowed`.
+ */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
+  /**
+   * @param variable the variable at fault
+   * @param shownValue its value as it may be shown (quoted, or described when long); omitted
+   *   for secrets
+   */
   constructor(
     readonly variable: string,
     detail: string,
+    shownValue?: string,
   ) {
-    super(`Invalid configuration: ${variable} ${detail}`);
+    super(
+      `Invalid configuration: ${variable}${shownValue === undefined ? '' : ` = ${shownValue}`}: ${detail}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -223,6 +234,8 @@ const vars = {
   AUTH_RATE_LIMIT_ATTEMPTS: intVar(1, 100000, 'of attempts').default(10),
   AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS: intVar(1, 1000000, 'of attempts').default(100),
   AUTH_RATE_LIMIT_WINDOW_SECONDS: intVar(1, 86400, 'of seconds').default(900),
+  API_INSTANCES: intVar(1, 64, 'of instances').default(1),
+  DAEMON_INSTANCES: intVar(1, 64, 'of instances').default(1),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
 } as const;
 
@@ -251,8 +264,12 @@ const API_ONLY: readonly VarName[] = [
 /** Variables only the expiry daemon reads. */
 const DAEMON_ONLY: readonly VarName[] = ['DAEMON_METRICS_PORT', 'DAEMON_METRICS_HOST'];
 
+/** Variables only ecosystem.config.js reads (PM2 instance counts), checked by `npm start`. */
+const PM2_ONLY: readonly VarName[] = ['API_INSTANCES', 'DAEMON_INSTANCES'];
+
 function readBy(role: ProcessRole, name: VarName): boolean {
   if (role === 'all') return true;
+  if (PM2_ONLY.includes(name)) return false;
   if (API_ONLY.includes(name)) return role === 'api';
   if (DAEMON_ONLY.includes(name)) return role === 'daemon';
   return true;
@@ -292,8 +309,8 @@ export function loadConfig(
     if (!result.success) {
       const issue = result.error.issues[0];
       const secret = name === 'JWT_SECRET' || name === 'REDIS_PASSWORD';
-      const shown = secret ? '' : ` = ${describe(raw)}`;
-      throw new ConfigError(`${name}${shown}:`, issue?.message ?? 'is invalid');
+      const shown = secret ? undefined : describe(raw);
+      throw new ConfigError(name, issue?.message ?? 'is invalid', shown);
     }
     out[name] = result.data;
   }
@@ -313,13 +330,13 @@ export function loadConfig(
   let urlDb: number | undefined;
   if (urlDbText !== '') {
     if (!/^\d+$/.test(urlDbText) || Number(urlDbText) > 15) {
-      throw new ConfigError('REDIS_URL:', `has database path "/${urlDbText}"; use 0 to 15`);
+      throw new ConfigError('REDIS_URL', `has database path "/${urlDbText}"; use 0 to 15`);
     }
     urlDb = Number(urlDbText);
   }
   if (urlDb !== undefined && v.REDIS_DB !== undefined && urlDb !== v.REDIS_DB) {
     throw new ConfigError(
-      'REDIS_DB:',
+      'REDIS_DB',
       `(${v.REDIS_DB}) contradicts the database /${urlDb} in REDIS_URL; set only one`,
     );
   }
@@ -329,7 +346,7 @@ export function loadConfig(
 
   if (v.HEADERS_TIMEOUT_MS > v.RECEIVE_TIMEOUT_MS) {
     throw new ConfigError(
-      'HEADERS_TIMEOUT_MS:',
+      'HEADERS_TIMEOUT_MS',
       `(${v.HEADERS_TIMEOUT_MS}) must not exceed RECEIVE_TIMEOUT_MS (${v.RECEIVE_TIMEOUT_MS})`,
     );
   }

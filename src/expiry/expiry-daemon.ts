@@ -1,9 +1,7 @@
-import type { Collection } from 'mongodb';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
-import type { MessageDoc } from '../messages/message.js';
-import { insertMissingMessages } from '../messages/message-store.js';
+import type { MessageStore } from '../messages/message-store.js';
 import { RedisKeys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import { ClaimLoop } from './claim-loop.js';
@@ -25,7 +23,7 @@ export interface ExpiryDaemonDeps {
    */
   redis: RedisClient;
   /** Where message shadows are persisted. */
-  messages: Collection<MessageDoc>;
+  messages: MessageStore;
 }
 
 /** Tuning of an {@link ExpiryDaemon}; every field is optional. */
@@ -59,7 +57,7 @@ export interface ExpiryDaemonOptions {
   subscribe?: boolean;
   /** Also collect prom-client's default Node process metrics. @defaultValue true */
   defaultMetrics?: boolean;
-  /** How shadows are written to MongoDB. @defaultValue {@link insertMissingMessages} */
+  /** How shadows are written to MongoDB. @defaultValue {@link MessageStore.insertMissing} */
   persist?: PersistShadows;
 }
 
@@ -110,7 +108,7 @@ export class ExpiryDaemon {
       logger: this.logger,
       telemetry: this.telemetry,
       messages: deps.messages,
-      persist: options.persist ?? insertMissingMessages,
+      persist: options.persist ?? ((messages, shadows) => messages.insertMissing(shadows)),
       concurrency: persistConcurrency,
       maxAttempts,
       backoffBaseMs: options.backoffBaseMs ?? 500,

@@ -1,6 +1,6 @@
-import type { Collection } from 'mongodb';
 import type { Logger } from '../logging/logger.js';
-import type { MessageDoc, MessageShadow } from '../messages/message.js';
+import type { MessageShadow } from '../messages/message.js';
+import type { MessageStore } from '../messages/message-store.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { ExpirySource } from './expiry-metrics.js';
 import { NackOutcome, type AckItem, type Claim, type ExpiryScripts } from './expiry-scripts.js';
@@ -8,11 +8,8 @@ import type { ExpiryTelemetry } from './expiry-telemetry.js';
 import { prepareBatch, type PreparedBatch, type ShadowEntry } from './prepared-batch.js';
 import { retryBackoff } from './retry-backoff.js';
 
-/** Writes message shadows to MongoDB, idempotently (same signature as `insertMissingMessages`). */
-export type PersistShadows = (
-  collection: Collection<MessageDoc>,
-  shadows: MessageShadow[],
-) => Promise<unknown>;
+/** Writes message shadows to MongoDB, idempotently (as `MessageStore.insertMissing` does). */
+export type PersistShadows = (messages: MessageStore, shadows: MessageShadow[]) => Promise<unknown>;
 
 /** What a {@link PersistPipeline} works with; the daemon resolved every value. */
 export interface PersistPipelineOptions {
@@ -20,7 +17,7 @@ export interface PersistPipelineOptions {
   keys: RedisKeys;
   logger: Logger;
   telemetry: ExpiryTelemetry;
-  messages: Collection<MessageDoc>;
+  messages: MessageStore;
   persist: PersistShadows;
   /** Batches whose bulk write may be in flight at once. */
   concurrency: number;

@@ -27,9 +27,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   app.silent = true;
   for (const mw of deps.before ?? []) app.use(mw);
   app.use(errorHandler(deps.logger));
-  app.use(requestDeadline(deps.requestTimeoutMs ?? 10000));
   // Every POST / PUT / PATCH body must be application/json (UTF-8) and is parsed as such.
   app.use(jsonBody({ limit: deps.bodyLimit ?? 100 * 1024 }));
+  // After the body: a client slow to send it is Node's 408 (RECEIVE_TIMEOUT_MS), not our 503.
+  app.use(requestDeadline(deps.requestTimeoutMs ?? 10000));
   for (const router of deps.routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());

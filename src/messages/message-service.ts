@@ -1,4 +1,3 @@
-import type { Collection } from 'mongodb';
 import type { UserStore } from '../auth/user-store.js';
 import type { CacheService } from '../cache/cache-service.js';
 import type { PersistenceMode } from '../config/config.js';
@@ -11,16 +10,11 @@ import { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import type { ConversationCache } from './conversation-cache.js';
 import { pageFromCache, uniqueSorted } from './conversation-cache.js';
+import { loadConversation } from './conversation-loader.js';
 import { IdempotentSend, idempotencyKeyOf, type SendResult } from './idempotent-send.js';
 import type { EventPublisher, MessageEvent } from './message-events.js';
-import {
-  ensureMessageIndexes,
-  findConversationMessages,
-  findMessageDoc,
-  writeMessageEdit,
-  writeMessageTombstone,
-} from './message-store.js';
-import { fromMessageDoc, type Message, type MessageDoc } from './message.js';
+import type { MessageStore } from './message-store.js';
+import { fromMessageDoc, type Message } from './message.js';
 import {
   assertObjectId,
   conversationQuerySchema,
@@ -52,7 +46,7 @@ export interface MessageServiceDeps {
   redis: RedisClient;
   keys: RedisKeys;
   logger: Logger;
-  messages: Collection<MessageDoc>;
+  messages: MessageStore;
   users: UserStore;
   cache: CacheService;
   conversations: ConversationCache;
@@ -114,7 +108,7 @@ export class MessageService {
 
   /** Creates the indexes conversation reads need. */
   async ensureIndexes(): Promise<void> {
-    await ensureMessageIndexes(this.deps.messages);
+    await this.deps.messages.ensureIndexes();
   }
 
   /**
@@ -203,16 +197,13 @@ export class MessageService {
 
       const conv = conversationId(userId, other);
       if (before === undefined) {
-        // Generation and pending first: see ConversationCache.fill and .pending.
-        const generation = await conversations.generation(userId, other);
-        const pending = await conversations.pending(userId, other);
-        const stored = await findConversationMessages(
+        const { messages: all, filled } = await loadConversation(
+          conversations,
           this.deps.messages,
-          conv,
+          userId,
+          other,
           Math.max(limit, this.deps.conversationSize),
         );
-        const all = uniqueSorted(pending, stored);
-        const filled = await conversations.fill(userId, other, generation, all);
         this.deps.logger.debug({ conversation: conv, filled }, `Conversation cache miss: ${conv}`);
         return missPage(all.slice(-limit));
       }
@@ -221,7 +212,7 @@ export class MessageService {
       const pending = (await conversations.pending(userId, other)).filter(
         (m) => compareToCursor(m, cursor) < 0,
       );
-      const stored = await findConversationMessages(this.deps.messages, conv, limit, {
+      const stored = await this.deps.messages.findConversation(conv, limit, {
         createdAt: new Date(cursor.createdAt),
         id: cursor.id,
       });
@@ -267,14 +258,14 @@ export class MessageService {
       this.deps.observer?.cacheLookup('message', cached !== null);
       if (cached) return visibleTo(cached, userId);
 
-      const doc = await findMessageDoc(this.deps.messages, id);
+      const doc = await this.deps.messages.findDoc(id);
       if (doc) {
         const first = visibleTo(fromMessageDoc(doc), userId);
         // Re-cache only if no write touched the conversation between two reads of the
         // message: an edit racing with this read cannot leave its old version cached.
         const genKey = this.deps.keys.conversationGeneration(first.senderId, first.receiverId);
         const generation = await this.deps.redis.get(genKey);
-        const again = await findMessageDoc(this.deps.messages, id);
+        const again = await this.deps.messages.findDoc(id);
         if (!again) throw new AppError('MESSAGE_NOT_FOUND');
         const message = fromMessageDoc(again);
         if (JSON.stringify(message) === JSON.stringify(first)) {
@@ -303,7 +294,7 @@ export class MessageService {
     const { content } = parseInput(editMessageSchema, input);
     return withBackendErrors(async () => {
       const current = await this.loadOwn(userId, id);
-      const updated = await writeMessageEdit(this.deps.messages, current, content, new Date());
+      const updated = await this.deps.messages.writeEdit(current, content, new Date());
       if (!updated) throw new AppError('MESSAGE_NOT_FOUND');
       await this.dropCached(updated);
       await this.publish({
@@ -324,7 +315,7 @@ export class MessageService {
     const id = assertObjectId(messageId, 'messageId');
     await withBackendErrors(async () => {
       const current = await this.loadOwn(userId, id);
-      await writeMessageTombstone(this.deps.messages, current, new Date());
+      await this.deps.messages.writeTombstone(current, new Date());
       await this.dropCached(current);
       await this.publish({
         type: 'message:deleted',
@@ -344,7 +335,7 @@ export class MessageService {
   private async loadOwn(userId: string, id: string): Promise<Message> {
     const m =
       (await this.deps.cache.getCache<Message>(MessageService.relKeys.message(id))) ??
-      (await findMessageDoc(this.deps.messages, id).then((d) => (d ? fromMessageDoc(d) : null))) ??
+      (await this.deps.messages.findDoc(id).then((d) => (d ? fromMessageDoc(d) : null))) ??
       (await this.deps.conversations.shadow(id));
     if (!m || (m.senderId !== userId && m.receiverId !== userId)) {
       throw new AppError('MESSAGE_NOT_FOUND');
@@ -357,7 +348,7 @@ export class MessageService {
 
   /** Where a `before` cursor sits: the message (even deleted) must be of this conversation. */
   private async findCursor(conv: string, id: string): Promise<{ createdAt: string; id: string }> {
-    const doc = await findMessageDoc(this.deps.messages, id, { includeDeleted: true });
+    const doc = await this.deps.messages.findDoc(id, { includeDeleted: true });
     const m = doc ? fromMessageDoc(doc) : await this.deps.conversations.shadow(id);
     if (!m || conversationId(m.senderId, m.receiverId) !== conv) {
       throw new AppError('MESSAGE_NOT_FOUND', 'before: no such message in this conversation');

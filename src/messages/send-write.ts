@@ -1,4 +1,3 @@
-import type { Collection } from 'mongodb';
 import type { PersistenceMode } from '../config/config.js';
 import { isMongoUnavailable } from '../errors/backend-errors.js';
 import type { Logger } from '../logging/logger.js';
@@ -6,7 +5,7 @@ import type { MessageCacheRecords } from '../redis/records/message-cache-records
 import type { ConversationCache } from './conversation-cache.js';
 import type { Stored, Written } from './idempotent-send.js';
 import { InsertCoalescer } from './insert-coalescer.js';
-import { findMessageDoc } from './message-store.js';
+import type { MessageStore } from './message-store.js';
 import {
   fromMessageDoc,
   messageJson,
@@ -19,7 +18,7 @@ import {
 import type { SendRateLimiter } from './send-rate-limiter.js';
 
 export interface SendWriteDeps {
-  messages: Collection<MessageDoc>;
+  messages: MessageStore;
   records: MessageCacheRecords;
   /** Where pending messages' shadows are read (a takeover). */
   conversations: ConversationCache;
@@ -60,7 +59,7 @@ abstract class SendWriteBase implements SendWrite {
     const shadow = await this.deps.conversations.shadow(id);
     if (shadow) return { message: shadow, persisted: false };
     try {
-      const doc = await findMessageDoc(this.deps.messages, id, { includeDeleted: true });
+      const doc = await this.deps.messages.findDoc(id, { includeDeleted: true });
       if (!doc) return null;
       const message = fromMessageDoc(doc);
       // The first attempt may have died before its cache script: run it (lists dedupe).
@@ -114,7 +113,7 @@ class WriteThroughSend extends SendWriteBase {
 
   constructor(deps: SendWriteDeps) {
     super(deps);
-    this.inserts = new InsertCoalescer(deps.messages);
+    this.inserts = new InsertCoalescer(deps.messages.collection);
   }
 
   async admit(senderId: string): Promise<void> {

@@ -45,9 +45,9 @@ export function createRedisClient(
     database: redis.db,
     name: opts.name,
     disableOfflineQueue: opts.failFastWhenDown ?? false,
-    // No per-command timeout: node-redis arms an AbortSignal.timeout for every command,
-    // which cost ~20% of the API's throughput on a cache hit (bench read-hit: 0.68× → 0.82×
-    // a bare Koa GET). Stalls are caught per connection instead: a PING every second keeps
+    // No per-command timeout: node-redis would arm an AbortSignal.timeout for every command,
+    // a cost on every cache hit (BENCHMARKS.md, read-hit). Stalls are caught per connection
+    // instead: a PING every second keeps
     // a healthy connection (subscribers too) busy, so 5 s without any traffic means a dead
     // or stalled server, and the socket is dropped and reconnected (pending commands fail);
     // the API also bounds each request (REQUEST_TIMEOUT_MS, src/http/middleware/request-deadline.ts).

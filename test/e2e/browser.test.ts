@@ -14,6 +14,7 @@ import {
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import { createTestDaemon, type TestDaemon } from '../helpers/expiry-fixtures.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // The pages in a real browser (Debian's Chromium driven by playwright-core) against a real
 // API process, expiry daemon, Redis and MongoDB-protocol server: two users chatting live,
@@ -42,14 +43,13 @@ async function until<T>(
   ok: (value: T) => boolean,
   timeoutMs = WAIT.timeout,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline)
-      assert.fail(`timed out waiting for ${what}; last value ${String(value)}`);
-    await new Promise((r) => setTimeout(r, 200));
+  let last: T | undefined;
+  try {
+    await waitUntil(what, async () => ok((last = await probe())), timeoutMs, 200);
+  } catch (err) {
+    assert.fail(`${(err as Error).message}; last value ${String(last)}`);
   }
+  return last as T;
 }
 
 describe('browser: chat and dashboard pages', function () {

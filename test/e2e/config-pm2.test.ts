@@ -62,6 +62,7 @@ describe('a bad configuration under PM2', function () {
       if (settled && now === previous) break;
       previous = settled ? now : '';
       assert.ok(Date.now() < deadline, `PM2 apps did not settle: ${now}`);
+      // Poll interval, and the gap that makes two equal lists in a row mean "settled".
       await sleep(500);
     }
     for (const p of procs) {

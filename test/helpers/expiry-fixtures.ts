@@ -9,7 +9,7 @@ import {
   type Message,
   type MessageDoc,
 } from '../../src/messages/message.js';
-import { messagesCollection } from '../../src/messages/message-store.js';
+import { MessageStore } from '../../src/messages/message-store.js';
 import { createMongoClient } from '../../src/mongo/mongo-client.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
@@ -117,7 +117,7 @@ export async function createTestDaemon(
   const redis = createRedisClient(config.redis, logger, { name: 'expiry-daemon' });
   const mongo = createMongoClient(config.mongo, logger, { appName: 'expiry-daemon' });
   await Promise.all([redis.connect(), mongo.connect()]);
-  const messages = messagesCollection(mongo.db(config.mongo.db));
+  const messages = MessageStore.fromDb(mongo.db(config.mongo.db));
   const daemon = new ExpiryDaemon({ config, logger, redis, messages }, options);
   return {
     daemon,
@@ -177,7 +177,7 @@ export function useExpiryTestbed(name: string, opts: ExpiryTestbedOptions = {}):
     bed.redis.on('error', () => {});
     await bed.redis.connect();
     mongo = new MongoClient(bed.ctx.config.mongo.uri);
-    bed.messages = messagesCollection(mongo.db(bed.ctx.config.mongo.db));
+    bed.messages = MessageStore.fromDb(mongo.db(bed.ctx.config.mongo.db)).collection;
   }
 
   async function close(): Promise<void> {

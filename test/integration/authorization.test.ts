@@ -14,6 +14,7 @@ import {
   type TestUser,
 } from '../helpers/api-harness.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** A JWT signed with `secret` (HS256) for `user`, expiring at `exp` (seconds since epoch). */
 function sign(secret: string, user: TestUser, exp: number): Promise<string> {
@@ -271,15 +272,22 @@ describe('authorization: every route and ws event refuses bad tokens and strange
         body: { receiverId: bob.id, content: 'secret for bob' },
       });
       assert.equal(sent.status, 201);
-      const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && !b.frames.some((f) => f.type === 'message:new')) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      assert.ok(
-        b.frames.some((f) => f.type === 'message:new' && f.message?.content === 'secret for bob'),
-        'bob got his message',
+      const got = (frames: typeof b.frames, content: string) =>
+        frames.some((f) => f.type === 'message:new' && f.message?.content === content);
+      await waitUntil('bob to get his message', () => got(b.frames, 'secret for bob'), 3000, 25);
+      // A marker for mallory, sent after: events reach a socket in order, so once it is in,
+      // a leaked alice→bob event would be too.
+      const marker = await call(api.url, 'POST', '/api/messages/send', {
+        token: alice.token,
+        body: { receiverId: mallory.id, content: 'marker for mallory' },
+      });
+      assert.equal(marker.status, 201);
+      await waitUntil(
+        'mallory to get her marker',
+        () => got(m.frames, 'marker for mallory'),
+        3000,
+        25,
       );
-      await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual(
         m.frames.filter((f) => JSON.stringify(f).includes('secret for bob')),
         [],

@@ -4,8 +4,6 @@ import { ObjectId } from 'mongodb';
 import { createClient } from 'redis';
 import { runCacheCli, type CliIo } from '../../src/cli/cache-cli.js';
 import { EXIT } from '../../src/cli/cli-error.js';
-import { deadLetterCommand } from '../../src/cli/dead-letter-command.js';
-import { warmCommand } from '../../src/cli/warm-command.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import { dueDeadline, dueEntryCount } from '../helpers/due-index.js';
@@ -26,11 +24,7 @@ async function cli(ctx: TestContext, args: string[], answer = false) {
       return answer;
     },
   };
-  const code = await runCacheCli(
-    args,
-    { config: ctx.config, logger: ctx.logger, io },
-    { deadLetter: deadLetterCommand, warm: warmCommand },
-  );
+  const code = await runCacheCli(args, { config: ctx.config, logger: ctx.logger, io });
   return { code, out: out.join('\n'), err: err.join('\n'), asked };
 }
 
@@ -146,6 +140,11 @@ describe('cache CLI against a real Redis and MongoDB', function () {
     for (const args of [
       ['get', 'expiry:due'],
       ['get', 'message: x'],
+      ['get', 'message:xyz'],
+      ['get', 'message:'],
+      ['get', `message:${'AB'.repeat(12)}`],
+      ['get', 'messages:abc'],
+      ['del', 'message:xyz'],
       ['del'],
       ['keys', 'message:[abc'],
       ['keys', 'message:\\'],

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { ObjectId, type Collection } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import { DeadLetters } from '../../src/expiry/dead-letter.js';
 import type { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
-import { insertMissingMessages } from '../../src/messages/message-store.js';
-import type { MessageDoc, MessageShadow } from '../../src/messages/message.js';
+import type { MessageStore } from '../../src/messages/message-store.js';
+import type { MessageShadow } from '../../src/messages/message.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import {
@@ -37,9 +37,9 @@ describe('expiry daemon: dead letters', function () {
       backoffBaseMs: 20,
       backoffMaxMs: 50,
       // MongoDB refusing the writes, until the test lets them through.
-      persist: async (coll: Collection<MessageDoc>, shadows: MessageShadow[]) => {
+      persist: async (messages: MessageStore, shadows: MessageShadow[]) => {
         if (failing) throw new Error('injected persistence failure');
-        return insertMissingMessages(coll, shadows);
+        return messages.insertMissing(shadows);
       },
     });
     await daemon.start();

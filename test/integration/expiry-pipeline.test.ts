@@ -6,7 +6,6 @@ import type { ExpiryDaemon, ExpiryDaemonOptions } from '../../src/expiry/expiry-
 import type { PersistShadows } from '../../src/expiry/persist-pipeline.js';
 import type { Logger } from '../../src/logging/logger.js';
 import type { Message } from '../../src/messages/message.js';
-import { insertMissingMessages } from '../../src/messages/message-store.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
 import {
@@ -31,7 +30,7 @@ interface PersistLog {
 /** The real persistence, `delayMs` slower, logging how many writes overlap. */
 function slowPersist(delayMs: number): { persist: PersistShadows; log: PersistLog } {
   const log: PersistLog = { calls: 0, shadows: 0, running: 0, maxRunning: 0 };
-  const persist: PersistShadows = async (collection, shadows) => {
+  const persist: PersistShadows = async (messages, shadows) => {
     log.calls++;
     log.shadows += shadows.length;
     log.running++;
@@ -39,7 +38,7 @@ function slowPersist(delayMs: number): { persist: PersistShadows; log: PersistLo
     try {
       // Holds the bulk write open long enough for writes of one daemon to overlap.
       await new Promise((r) => setTimeout(r, delayMs));
-      return await insertMissingMessages(collection, shadows);
+      return await messages.insertMissing(shadows);
     } finally {
       log.running--;
     }

@@ -2,19 +2,28 @@ import assert from 'node:assert/strict';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import { createTestContext } from '../helpers/test-context.js';
 import { startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
+import { waitUntil } from '../helpers/wait.js';
 
-async function health(api: ApiServer): Promise<{ status: number; body: Record<string, unknown> }> {
+interface Health {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function health(api: ApiServer): Promise<Health> {
   const res = await fetch(`${api.url}/health`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Polls GET /health until `ok` holds for an answer, and returns that answer. */
+async function healthWhen(
+  api: ApiServer,
+  what: string,
+  ok: (h: Health) => boolean,
+  ms = 20000,
+): Promise<Health> {
+  let last: Health | undefined;
+  await waitUntil(`/health ${what}`, async () => ok((last = await health(api))), ms, 200);
+  return last as Health;
 }
 
 describe('GET /health', function () {
@@ -36,36 +45,23 @@ describe('GET /health', function () {
       assert.equal((ok.body.mongo as { status: string }).status, 'ok');
 
       await redis.process!.stop();
-      const noRedis = await until(
-        () => health(api),
-        (h) => h.status === 503,
-      );
+      const noRedis = await healthWhen(api, '503 without Redis', (h) => h.status === 503);
       assert.equal(noRedis.status, 503);
       assert.equal((noRedis.body.redis as { status: string }).status, 'down');
       assert.equal((noRedis.body.mongo as { status: string }).status, 'ok');
 
       redisNow = await redis.restart();
-      const back = await until(
-        () => health(api),
-        (h) => h.status === 200,
-      );
+      const back = await healthWhen(api, '200 with Redis back', (h) => h.status === 200);
       assert.equal(back.status, 200);
 
       await mongo.process!.stop();
-      const noMongo = await until(
-        () => health(api),
-        (h) => h.status === 503,
-      );
+      const noMongo = await healthWhen(api, '503 without MongoDB', (h) => h.status === 503);
       assert.equal(noMongo.status, 503);
       assert.equal((noMongo.body.mongo as { status: string }).status, 'down');
       assert.equal((noMongo.body.redis as { status: string }).status, 'ok');
 
       mongoNow = await mongo.restart();
-      const back2 = await until(
-        () => health(api),
-        (h) => h.status === 200,
-        40000,
-      );
+      const back2 = await healthWhen(api, '200 with MongoDB back', (h) => h.status === 200, 40000);
       assert.equal(back2.status, 200);
     } finally {
       await api.close();
@@ -85,8 +81,9 @@ describe('GET /health', function () {
     try {
       // The Redis client connects in the background: wait until it has, so that the 503 is
       // MongoDB's alone (right after start both may still be down).
-      const h = await until(
-        () => health(api),
+      const h = await healthWhen(
+        api,
+        '503 with Redis connected',
         (v) => v.status === 503 && (v.body.redis as { status: string }).status === 'ok',
       );
       assert.equal(h.status, 503);

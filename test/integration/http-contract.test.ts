@@ -96,10 +96,12 @@ describe('the HTTP contract and transport limits', function () {
   let messageId: string;
 
   before(async function () {
-    // Short timeouts so that the half-sent requests below are closed within seconds.
+    // Short timeouts so that the half-sent requests below are closed within seconds; the
+    // answer deadline is shorter than the receive timeout, so a slow body must not meet it.
     ctx = createTestContext('httpcontract', {
       HEADERS_TIMEOUT_MS: '1000',
-      RECEIVE_TIMEOUT_MS: '2000',
+      REQUEST_TIMEOUT_MS: '2000',
+      RECEIVE_TIMEOUT_MS: '4000',
       RATE_LIMIT_SENDS: '1000',
     });
     t = await startTestApi(ctx.config, ctx.logger);
@@ -344,7 +346,7 @@ describe('the HTTP contract and transport limits', function () {
       assert.match(received, /^HTTP\/1\.1 408 /);
     });
 
-    it('a body cut short is closed (RECEIVE_TIMEOUT_MS=2000), nothing stored', async function () {
+    it("a body cut short is closed (RECEIVE_TIMEOUT_MS=4000) with one 408, not REQUEST_TIMEOUT_MS's 503; nothing stored", async function () {
       const before = await counts();
       const body = JSON.stringify({ receiverId: bob.id, content: 'half' });
       const { received } = await closedAfter(
@@ -355,6 +357,7 @@ describe('the HTTP contract and transport limits', function () {
         8000,
       );
       assert.match(received, /^HTTP\/1\.1 408 /);
+      assert.equal(received.match(/HTTP\/1\.1 /g)?.length, 1, received);
       assert.deepEqual(await counts(), before);
     });
 
@@ -379,8 +382,8 @@ describe('the HTTP contract and transport limits', function () {
           ws.once('open', resolve);
           ws.once('error', reject);
         });
-        // Longer than the receive timeout plus Node's checking interval.
-        await new Promise((r) => setTimeout(r, 3500));
+        // Real delay, a negative check: idle past the receive timeout plus Node's 1 s check.
+        await new Promise((r) => setTimeout(r, ctx.config.http.receiveTimeoutMs + 1500));
         const pong = new Promise((resolve) => ws.once('message', (d) => resolve(String(d))));
         ws.send('{"type":"ping"}');
         assert.equal(await pong, '{"type":"pong"}');

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import { call, signupUser, startTestApi, type TestUser } from '../helpers/api-harness.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
+import { waitUntil } from '../helpers/wait.js';
 
 interface Frame {
   type: string;
@@ -256,9 +257,17 @@ describe('messages over REST and ws with the real services (two API processes)',
     assert.match(text, /process_cpu_seconds_total/);
 
     assert.equal((await call(api1.url, 'GET', '/api/stats')).status, 401);
-    // Stats are flushed to Redis once a second by every process.
-    await new Promise((r) => setTimeout(r, 1300));
-    const stats = await call(api2.url, 'GET', '/api/stats', { token: bob.token });
+    // Every process flushes its stats to Redis once a second: poll until both have.
+    let stats = await call(api2.url, 'GET', '/api/stats', { token: bob.token });
+    await waitUntil(
+      'the cluster stats to count the sends, the hit and both API processes',
+      async () => {
+        stats = await call(api2.url, 'GET', '/api/stats', { token: bob.token });
+        const b = stats.body;
+        return stats.status !== 200 || (b.sends >= 2 && b.cacheHits >= 1 && b.instances.api === 2);
+      },
+      5000,
+    );
     assert.equal(stats.status, 200);
     assert.ok(stats.body.sends >= 2, JSON.stringify(stats.body));
     assert.ok(stats.body.cacheHits >= 1);

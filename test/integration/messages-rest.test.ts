@@ -15,7 +15,7 @@ import {
   type TestApi,
   type TestUser,
 } from '../helpers/api-harness.js';
-import { insertMissingMessages, messagesCollection } from '../../src/messages/message-store.js';
+import { MessageStore } from '../../src/messages/message-store.js';
 import type { MessageShadow } from '../../src/messages/message.js';
 import { SendIdempotency } from '../../src/messages/send-idempotency.js';
 import type { RedisClient } from '../../src/redis/redis-client.js';
@@ -32,6 +32,7 @@ function setup(name: string, env: Record<string, string> = {}) {
     t: TestApi;
     redis: Redis;
     mongo: Mongo;
+    messages: MessageStore;
     alice: TestUser;
     bob: TestUser;
     carol: TestUser;
@@ -41,6 +42,7 @@ function setup(name: string, env: Record<string, string> = {}) {
     s.t = await startTestApi(s.ctx.config, s.ctx.logger);
     s.redis = await inspectRedis(s.ctx.config);
     s.mongo = await inspectMongo(s.ctx.config);
+    s.messages = MessageStore.fromDb(s.mongo.db);
     [s.alice, s.bob, s.carol] = await Promise.all([
       signupUser(s.t.url, 'alice'),
       signupUser(s.t.url, 'bob'),
@@ -127,7 +129,7 @@ describe('messages REST API', function () {
       // ISO 8601 in UTC with milliseconds, as the README says.
       assert.match(m.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
-      const doc = await messagesCollection(s.mongo.db).findOne({ _id: new ObjectId(m.id) });
+      const doc = await s.messages.collection.findOne({ _id: new ObjectId(m.id) });
       assert.equal(doc?.content, 'hello bob');
       assert.equal(doc?.conversationId, [s.alice.id, s.bob.id].sort().join(':'));
 
@@ -272,7 +274,7 @@ describe('messages REST API', function () {
     ];
     for (const [what, body, status, code, msg] of badSends) {
       it(`refuses a send with ${what}: ${status} ${code}`, async function () {
-        const count = await messagesCollection(s.mongo.db).countDocuments();
+        const count = await s.messages.collection.countDocuments();
         const res = await call(s.t.url, 'POST', '/api/messages/send', {
           token: s.alice.token,
           body: body(),
@@ -280,11 +282,7 @@ describe('messages REST API', function () {
         assert.equal(res.status, status);
         assert.equal(res.body.error.code, code);
         assert.match(res.body.error.message, msg);
-        assert.equal(
-          await messagesCollection(s.mongo.db).countDocuments(),
-          count,
-          'nothing stored',
-        );
+        assert.equal(await s.messages.collection.countDocuments(), count, 'nothing stored');
       });
     }
 
@@ -470,7 +468,7 @@ describe('messages REST API', function () {
       assert.equal(seen.content, 'after edit');
       const item = await call(s.t.url, 'GET', `/api/messages/item/${m.id}`, { token: s.bob.token });
       assert.equal(item.body.message.content, 'after edit');
-      const doc = await messagesCollection(s.mongo.db).findOne({ _id: new ObjectId(m.id) });
+      const doc = await s.messages.collection.findOne({ _id: new ObjectId(m.id) });
       assert.equal(doc?.content, 'after edit');
 
       assert.deepEqual(
@@ -523,7 +521,7 @@ describe('messages REST API', function () {
       });
       assert.equal(twice.status, 404);
 
-      const doc = await messagesCollection(s.mongo.db).findOne({ _id: new ObjectId(m.id) });
+      const doc = await s.messages.collection.findOne({ _id: new ObjectId(m.id) });
       assert.ok(doc?.deletedAt instanceof Date, 'soft-deleted tombstone');
       assert.deepEqual(
         s.t.events.map((e) => [e.type, e.message.id, e.recipients]),
@@ -544,7 +542,7 @@ describe('messages REST API', function () {
       assert.deepEqual(retry.body.message, first.body.message);
       const viaField = await send(s.t, s.carol, s.alice, 'once', { body: { clientMsgId: key } });
       assert.deepEqual(viaField.body.message, first.body.message);
-      const count = await messagesCollection(s.mongo.db).countDocuments({ content: 'once' });
+      const count = await s.messages.collection.countDocuments({ content: 'once' });
       assert.equal(count, 1);
 
       const conflict = await send(s.t, s.carol, s.alice, 'different', {
@@ -603,7 +601,7 @@ describe('messages REST API', function () {
       for (const a of answers) assert.ok(a.status === 200 || a.status === 201, String(a.status));
       assert.equal(new Set(answers.map((a) => a.body.message.id)).size, 1);
       assert.equal(answers.filter((a) => a.status === 201).length, 1);
-      assert.equal(await messagesCollection(s.mongo.db).countDocuments({ content: 'raced' }), 1);
+      assert.equal(await s.messages.collection.countDocuments({ content: 'raced' }), 1);
     });
 
     it('the service takes the ws envelope’s clientMsgId as the idempotency key', async function () {
@@ -665,10 +663,7 @@ describe('messages REST API', function () {
         headers: { 'Idempotency-Key': key },
       });
       assert.equal(again.body.message.id, id);
-      assert.equal(
-        await messagesCollection(s.mongo.db).countDocuments({ content: 'after crash' }),
-        1,
-      );
+      assert.equal(await s.messages.collection.countDocuments({ content: 'after crash' }), 1);
     });
   });
 
@@ -788,7 +783,7 @@ describe('messages REST API', function () {
       assert.equal(res.body.error.code, 'RATE_LIMITED');
       const retryAfter = Number(res.headers.get('retry-after'));
       assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
-      assert.equal(await messagesCollection(s.mongo.db).countDocuments({ content: 'too many' }), 0);
+      assert.equal(await s.messages.collection.countDocuments({ content: 'too many' }), 0);
       // Per user: bob may still send.
       assert.equal((await send(s.t, s.bob, s.alice, 'mine')).status, 201);
     });
@@ -854,10 +849,7 @@ describe('messages REST API', function () {
       assert.equal(res.status, 201);
       assert.equal(res.body.persisted, false);
       const m = res.body.message;
-      assert.equal(
-        await messagesCollection(s.mongo.db).countDocuments({ _id: new ObjectId(m.id) }),
-        0,
-      );
+      assert.equal(await s.messages.collection.countDocuments({ _id: new ObjectId(m.id) }), 0);
       const shadow = JSON.parse(
         (await s.redis.hGet(s.t.keys.shadow, s.t.keys.message(m.id))) ?? 'null',
       ) as MessageShadow;
@@ -884,7 +876,7 @@ describe('messages REST API', function () {
       assert.deepEqual(conv2.body.messages, [m]);
 
       // What the daemon does later: one copy in MongoDB, reads dedupe.
-      await insertMissingMessages(messagesCollection(s.mongo.db), [shadow]);
+      await s.messages.insertMissing([shadow]);
       await s.redis.del(s.t.keys.conversation(s.alice.id, s.bob.id));
       const conv3 = await call(s.t.url, 'GET', `/api/messages/${s.alice.id}`, {
         token: s.bob.token,
@@ -899,13 +891,13 @@ describe('messages REST API', function () {
         body: { content: 'final' },
       });
       assert.equal(res.status, 200);
-      const doc = await messagesCollection(s.mongo.db).findOne({ _id: new ObjectId(m.id) });
+      const doc = await s.messages.collection.findOne({ _id: new ObjectId(m.id) });
       assert.equal(doc?.content, 'final');
       assert.equal(doc?.senderId, s.alice.id);
       assert.equal(await s.redis.hExists(s.t.keys.shadow, s.t.keys.message(m.id)), 0);
       assert.equal(await s.redis.zScore(s.t.keys.pending(s.alice.id, s.carol.id), m.id), null);
       // A late daemon upsert of the old shadow changes nothing.
-      await insertMissingMessages(messagesCollection(s.mongo.db), [{ message: m }]);
+      await s.messages.insertMissing([{ message: m }]);
       const conv = await call(s.t.url, 'GET', `/api/messages/${s.alice.id}`, {
         token: s.carol.token,
       });
@@ -923,8 +915,8 @@ describe('messages REST API', function () {
         204,
       );
       assert.equal(await s.redis.hExists(s.t.keys.shadow, s.t.keys.message(m.id)), 0);
-      await insertMissingMessages(messagesCollection(s.mongo.db), [{ message: m }]);
-      const doc = await messagesCollection(s.mongo.db).findOne({ _id: new ObjectId(m.id) });
+      await s.messages.insertMissing([{ message: m }]);
+      const doc = await s.messages.collection.findOne({ _id: new ObjectId(m.id) });
       assert.ok(doc?.deletedAt instanceof Date);
       const conv = await call(s.t.url, 'GET', `/api/messages/${s.carol.id}`, {
         token: s.bob.token,
@@ -993,7 +985,15 @@ describe('messages REST API', function () {
       try {
         const alice = await signupUser(t.url, 'alice');
         const bob = await signupUser(t.url, 'bob');
+        await send(t, alice, bob, 'before the outage');
+        const path = `/api/messages/${bob.id}`;
+        await call(t.url, 'GET', path, { token: alice.token });
         await mongoServer.stop();
+
+        // A cached conversation is served without MongoDB.
+        const cached = await call(t.url, 'GET', path, { token: alice.token });
+        assert.equal(cached.status, 200, JSON.stringify(cached.body));
+        assert.equal(cached.headers.get('x-cache'), 'HIT');
 
         const res = await send(t, alice, bob, 'while down');
         assert.equal(res.status, 202);

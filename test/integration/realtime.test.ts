@@ -694,6 +694,14 @@ describe('realtime ws server (integration)', function () {
       await waitUntil('the server to forget the socket', () => rt.connections() === 0, 5000, 10);
     });
 
+    it('closes with 1007 on a text frame that is not valid UTF-8 (RFC 6455)', async function () {
+      const { rt, wsUrl } = await startRealtime();
+      const a = await connect(wsUrl, newUser('alice'));
+      a.ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false });
+      assert.equal((await a.closed).code, 1007);
+      await waitUntil('the server to forget the socket', () => rt.connections() === 0, 5000, 10);
+    });
+
     it('ignores malformed payloads on the events channel', async function () {
       const { wsUrl } = await startRealtime();
       const bob = newUser('bob');
@@ -800,14 +808,16 @@ describe('realtime ws server (integration)', function () {
       const sub = list.find((c) => c.name === 'test-realtime:events');
       assert.ok(sub, 'the subscriber connection is named after the command client');
       await redis.sendCommand(['CLIENT', 'KILL', 'ID', String(sub.id)]);
-      const deadline = Date.now() + 10000;
-      for (;;) {
-        const clients = await redis.clientList();
-        const again = clients.find((c) => c.name === 'test-realtime:events');
-        if (again && again.id !== sub.id && (await numsub()) === 1) break;
-        assert.ok(Date.now() < deadline, 'the subscriber did not come back');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitUntil(
+        'the subscriber to come back',
+        async () => {
+          const clients = await redis.clientList();
+          const again = clients.find((c) => c.name === 'test-realtime:events');
+          return again !== undefined && again.id !== sub.id && (await numsub()) === 1;
+        },
+        10000,
+        20,
+      );
       const message: Message = {
         id: new ObjectId().toHexString(),
         senderId: new ObjectId().toHexString(),
@@ -872,7 +882,7 @@ describe('realtime ws server (integration)', function () {
         );
         assert.deepEqual(client.frames[0], { type: 'message:new', message: sent[0] });
       }
-      // Nothing more comes later either.
+      // Nothing more comes later either (real delay: a negative check).
       await new Promise((r) => setTimeout(r, 100));
       for (const client of all) assert.equal(client.frames.length, sent.length);
     });
@@ -971,6 +981,7 @@ describe('realtime ws server (integration)', function () {
           ),
         );
         sent += 20;
+        // Real delay: paces the flood so the server's writes and buffer checks run between batches.
         await new Promise((r) => setTimeout(r, 20));
       }
       b.ws.resume();

@@ -95,8 +95,9 @@ describe('UserStore with the shared set of known users', function () {
       await monitored?.close();
     });
 
-    const store = (opts: { missingIdsTtlMs?: number; missingIdsLimit?: number } = {}) =>
-      UserStore.fromDb(monitored.db(ctx.config.mongo.db), { shared, ...opts });
+    const store = (
+      opts: { missingIdsTtlMs?: number; missingIdsLimit?: number; now?: () => number } = {},
+    ) => UserStore.fromDb(monitored.db(ctx.config.mongo.db), { shared, ...opts });
 
     it('reads MongoDB once for a flood of checks of one missing id, concurrent or not', async function () {
       const users = store();
@@ -109,7 +110,8 @@ describe('UserStore with the shared set of known users', function () {
     });
 
     it('asks again once the answer has lapsed, and forgets the oldest beyond its bound', async function () {
-      const users = store({ missingIdsTtlMs: 100, missingIdsLimit: 2 });
+      let clock = 0;
+      const users = store({ missingIdsTtlMs: 100, missingIdsLimit: 2, now: () => clock });
       const [a, b, c] = [1, 2, 3].map(() => new ObjectId().toHexString()) as [
         string,
         string,
@@ -125,9 +127,13 @@ describe('UserStore with the shared set of known users', function () {
       assert.equal(finds, 3);
       await users.exists(a);
       assert.equal(finds, 4);
-      // The answer is short-lived by design: past its TTL MongoDB is asked again.
-      await new Promise((r) => setTimeout(r, 150));
-      await users.exists(b);
+      // The answer is short-lived by design: it stands until its TTL, then MongoDB is asked
+      // again (a, remembered again just now, is within the bound).
+      clock = 99;
+      await users.exists(a);
+      assert.equal(finds, 4);
+      clock = 100;
+      await users.exists(a);
       assert.equal(finds, 5);
     });
 

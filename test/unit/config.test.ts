@@ -98,6 +98,12 @@ describe('config', () => {
     ['AUTH_RATE_LIMIT_ATTEMPTS', '0', /AUTH_RATE_LIMIT_ATTEMPTS/],
     ['AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS', '1.5', /AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS/],
     ['AUTH_RATE_LIMIT_WINDOW_SECONDS', '0', /AUTH_RATE_LIMIT_WINDOW_SECONDS/],
+    [
+      'API_INSTANCES',
+      'abc',
+      /API_INSTANCES = "abc": must be a whole number of instances from 1 to 64/,
+    ],
+    ['DAEMON_INSTANCES', '0', /DAEMON_INSTANCES = "0"/],
   ];
   for (const [name, value, pattern] of bad) {
     it(`refuses ${name}=${JSON.stringify(value)} naming the variable`, () => {
@@ -113,6 +119,11 @@ describe('config', () => {
     // REDIS_PASSWORD accepts any string, so it has no bad value.
     const untested = CONFIG_VARIABLES.filter((v) => !tested.has(v) && v !== 'REDIS_PASSWORD');
     assert.deepEqual(untested, []);
+  });
+
+  it('names the variable at fault in `variable`', () => {
+    assert.equal(failure({ PORT: 'http' }).variable, 'PORT');
+    assert.equal(failure({ REDIS_URL: 'redis://h:1/2', REDIS_DB: '3' }).variable, 'REDIS_DB');
   });
 
   it('never echoes a secret in the error', () => {
@@ -160,7 +171,7 @@ describe('config', () => {
   });
 
   it('requires JWT_SECRET in production', () => {
-    assert.match(failure({ NODE_ENV: 'production' }).message, /JWT_SECRET is required/);
+    assert.match(failure({ NODE_ENV: 'production' }).message, /JWT_SECRET: is required/);
     assert.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET }).auth.jwtSecret, SECRET);
   });
 

@@ -11,6 +11,7 @@ import {
   isJsonContentType,
   parseStrictJson,
 } from '../../src/http/middleware/json-body.js';
+import { waitUntil } from '../helpers/wait.js';
 
 interface Answer {
   status: number;
@@ -70,6 +71,7 @@ function send(
           return;
         }
         req.write(chunk);
+        // Real delay: the chunks reach the server apart, as a slow client's would.
         if (chunks.length > 1) await sleep(20);
       }
       req.end();
@@ -81,6 +83,9 @@ describe('JSON body reader', function () {
   let server: http.Server;
   let port: number;
   let handled = 0;
+  /** Requests the server got, and the last one's middleware chain (settles once it has run). */
+  let requests = 0;
+  let lastHandled: Promise<void> = Promise.resolve();
 
   before(async function () {
     const router = new Router();
@@ -94,7 +99,11 @@ describe('JSON body reader', function () {
       routers: [router],
       bodyLimit: LIMIT,
     });
-    server = http.createServer(app.callback());
+    const handle = app.callback();
+    server = http.createServer((req, res) => {
+      requests++;
+      lastHandled = handle(req, res);
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -294,12 +303,14 @@ describe('JSON body reader', function () {
 
   it('survives a client that goes away mid-body: the route never runs', async function () {
     const before = handled;
+    const seen = requests;
     await send(port, {
       chunks: ['{"a":', '"b"}'],
       headers: { 'content-length': '40' },
       abortAfter: 1,
     });
-    await sleep(50);
+    await waitUntil('the server to get the cut request', () => requests > seen, 2000, 5);
+    await lastHandled; // its whole middleware chain has run: the route had its chance
     assert.equal(handled, before);
     const next = await send(port, { chunks: ['{"ok":true}'] });
     assert.deepEqual(next.body.body, { ok: true });

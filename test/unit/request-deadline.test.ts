@@ -14,6 +14,7 @@ describe('request deadline', function () {
   before(async function () {
     const router = new Router();
     router.get('/slow', async (ctx) => {
+      // Real delay: a stalled backend, the scenario the deadline is for.
       await new Promise((resolve) => setTimeout(resolve, 1000));
       ctx.body = { late: true };
     });
@@ -21,6 +22,7 @@ describe('request deadline', function () {
       ctx.body = { ok: true };
     });
     router.get('/wait/:ms', async (ctx) => {
+      // Real delay: a handler that takes its time (within the deadline or not).
       await new Promise((resolve) => setTimeout(resolve, Number(ctx.params.ms)));
       ctx.body = { waited: Number(ctx.params.ms) };
     });
@@ -63,6 +65,7 @@ describe('request deadline', function () {
   it('gives every request its own deadline, counted from its own start', async function () {
     // Started 100 ms apart: each is answered ~150 ms after its own start (one shared timer).
     const timed = async (path: string, delay: number) => {
+      // Real delay: staggered starts are what gives each request a deadline of its own.
       await new Promise((resolve) => setTimeout(resolve, delay));
       const started = Date.now();
       const res = await fetch(`${base}${path}`);

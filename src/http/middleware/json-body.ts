@@ -40,18 +40,13 @@ class BodyReadError extends Error {
  * - a UTF-8 byte order mark is skipped;
  * - a request whose body cannot be read (aborted) → 400 (raw-body's `request.aborted`).
  *
- * Why not @koa/bodyparser alone: on `POST /api/messages/send` in write-behind mode its chain
- * (@koa/bodyparser → co-body → inflation → raw-body → iconv-lite, before @hapi/bourne) was
- * ~3% of the API's busy time (self time, measured: ~0.8% for this reader) — per request it
- * looks the content type up with type-is, parses the limit with `bytes`, copies its options,
- * builds an iconv decoder and attaches five stream listeners. The common
- * case — no content coding, a Content-Length within the limit (every browser, fetch and
- * autocannon request) — needs none of that: Node's HTTP parser already stops the body at
- * Content-Length, so reading it is collecting the chunks until `end`. This reader does only
- * that, and hands every other request (a `Content-Encoding` to inflate, chunked bodies with
- * no length, a length over the limit, an already closed request) to @koa/bodyparser, which
- * reads the bytes (inflated, within the limit) and leaves decoding and parsing to the same
- * code as the common case.
+ * Why not @koa/bodyparser alone: its per-request chain (type-is, option copies, an iconv
+ * decoder, five stream listeners) is work the common case — no content coding, a
+ * Content-Length within the limit — does not need, since Node's HTTP parser already stops
+ * the body at Content-Length. Every other request (a `Content-Encoding`, a chunked body, a
+ * length over the limit, an already closed request) goes to @koa/bodyparser, which reads the
+ * bytes and leaves decoding and parsing to the same code as the common case (see
+ * BENCHMARKS.md for what this saved).
  */
 export function jsonBody(opts: { limit: number }) {
   const { limit } = opts;
