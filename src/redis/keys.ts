@@ -1,39 +1,7 @@
 /**
- * Every Redis key this application writes, in one place. See docs/redis-data-model.md. The
- * KEYS order of each Lua script is kept by its typed class (src/redis/records/,
- * src/expiry/expiry-scripts.ts).
- *
- * Cache entries (with a TTL, evictable under `volatile-*` policies):
- * - `message:{id}`            STRING, the message JSON (the guide's key), or, while the
- *                             message is in its cached conversation list, `@` + that
- *                             list's key (src/redis/scripts/lib/message-pointer.lua)
- * - `messages:{a}:{b}`        LIST of message JSON, oldest first, ids sorted (the guide's key)
- *
- * Daemon records (no TTL, so never evicted under a `volatile-*` policy):
- * - `expiry:due`              ZSET member = conversation list key, score = deadline (ms,
- *                             Redis clock): keys whose TTL every write renews
- * - `expiry:slots`            ZSET slot key → slot start; `expiry:slots:c:<start>` and
- *                             `expiry:slots:f:<ms>` ZSETs cache key → deadline; and the
- *                             counter `expiry:slots:count`: the deadlines of keys set once
- *                             (messages, retries), in small listpack-encoded sorted sets
- *                             (src/redis/scripts/lib/due-slots.lua)
- * - `expiry:inflight`         ZSET member = cache key, score = lease deadline (ms)
- * - `expiry:shadow`           HASH field = cache key, value = message JSON still to persist
- * - `expiry:attempts`         HASH field = cache key, value = failed attempts so far
- * - `expiry:dead`             HASH field = cache key, value = JSON { error, attempts, at }
- * - `pending:{a}:{b}`         ZSET member = message id, score = createdAt: messages of a
- *                             conversation not yet in MongoDB (write-behind, or MongoDB down)
- *
- * Other:
- * - `convgen:{a}:{b}`         STRING counter bumped by every write to a conversation, so a
- *                             cache fill from MongoDB never overwrites a newer write
- * - `users:known`             SET of user ids seen to exist (users are never deleted), so a
- *                             send is checked without MongoDB (src/auth/user-store.ts)
- * - `ratelimit:send:{userId}` fixed-window counter of a user's sends (with the window's TTL)
- * - `ratelimit:auth:user:{username}`, `ratelimit:auth:addr:{address}`  fixed-window counters
- *                             of login and sign-up attempts (with the window's TTL)
- * - `events`                  pub/sub channel fanning ws events out to every API process
- * - `stats:counters`, `stats:instances`  HASHes of cluster-wide stats (dashboard, CLI)
+ * Every Redis key this application writes, in one place; docs/redis-data-model.md describes
+ * each one (type, value, lifetime). The KEYS order of each Lua script is kept by its typed
+ * class (src/redis/records/, src/expiry/expiry-scripts.ts).
  */
 export class RedisKeys {
   constructor(readonly prefix: string = '') {}
