@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.js';
 import type { RedisKeys } from '../redis/keys.js';
-import type { ExpiryScripts } from './expiry-scripts.js';
+import type { ExpiryScripts } from '../redis/records/expiry-scripts.js';
 import type { ExpiryTelemetry } from './expiry-telemetry.js';
 import type { HintBuffer } from './hint-buffer.js';
 import type { PersistPipeline } from './persist-pipeline.js';

@@ -1,7 +1,7 @@
 import type { MessageShadow } from '../messages/message.js';
 import { conversationId, type RedisKeys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis-client.js';
-import { ExpiryScripts } from './expiry-scripts.js';
+import { ExpiryScripts } from '../redis/records/expiry-scripts.js';
 
 /** One entry of `expiry:dead`: an expiration whose processing failed `attempts` times. */
 export interface DeadLetterEntry {

@@ -6,7 +6,7 @@ import { RedisKeys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import { ClaimLoop } from './claim-loop.js';
 import { DeadLetters } from './dead-letter.js';
-import { ExpiryScripts } from './expiry-scripts.js';
+import { ExpiryScripts } from '../redis/records/expiry-scripts.js';
 import { ExpiryTelemetry, type ExpiryDaemonStats, type RecentLag } from './expiry-telemetry.js';
 import { HintBuffer } from './hint-buffer.js';
 import { KeyeventSubscriber } from './keyevent-subscriber.js';

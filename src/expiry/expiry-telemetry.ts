@@ -4,7 +4,7 @@ import { SharedStats } from '../metrics/shared-stats.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import { ExpiryMetrics, type ExpirySource } from './expiry-metrics.js';
-import type { IndexPeek } from './expiry-scripts.js';
+import type { IndexPeek } from '../redis/records/expiry-scripts.js';
 import type { NotificationState } from './keyevent-subscriber.js';
 
 /** Counters of one daemon since start (for tests, the CLI and logs). */

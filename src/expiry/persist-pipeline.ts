@@ -3,7 +3,12 @@ import type { MessageShadow } from '../messages/message.js';
 import type { MessageStore } from '../messages/message-store.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { ExpirySource } from './expiry-metrics.js';
-import { NackOutcome, type AckItem, type Claim, type ExpiryScripts } from './expiry-scripts.js';
+import {
+  NackOutcome,
+  type AckItem,
+  type Claim,
+  type ExpiryScripts,
+} from '../redis/records/expiry-scripts.js';
 import type { ExpiryTelemetry } from './expiry-telemetry.js';
 import { prepareBatch, type PreparedBatch, type ShadowEntry } from './prepared-batch.js';
 import { retryBackoff } from './retry-backoff.js';

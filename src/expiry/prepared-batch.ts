@@ -2,7 +2,7 @@ import type { Logger } from '../logging/logger.js';
 import type { MessageShadow } from '../messages/message.js';
 import { conversationId, type RedisKeys } from '../redis/keys.js';
 import type { ExpirySource } from './expiry-metrics.js';
-import type { AckItem, Claim, ClaimedEntry } from './expiry-scripts.js';
+import type { AckItem, Claim, ClaimedEntry } from '../redis/records/expiry-scripts.js';
 
 /** A claimed entry whose shadow is to be persisted, with its ack prepared. */
 export interface ShadowEntry {

@@ -1,7 +1,7 @@
 /**
  * Every Redis key this application writes, in one place; docs/redis-data-model.md describes
  * each one (type, value, lifetime). The KEYS order of each Lua script is kept by its typed
- * class (src/redis/records/, src/expiry/expiry-scripts.ts).
+ * class in src/redis/records/.
  */
 export class RedisKeys {
   constructor(readonly prefix: string = '') {}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { CacheService } from '../../src/cache/cache-service.js';
-import { ExpiryScripts } from '../../src/expiry/expiry-scripts.js';
+import { ExpiryScripts } from '../../src/redis/records/expiry-scripts.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { ExpiryScripts } from '../../src/expiry/expiry-scripts.js';
+import { ExpiryScripts } from '../../src/redis/records/expiry-scripts.js';
 import { dueEntryCount } from '../helpers/due-index.js';
 import {
   daemonRecords,

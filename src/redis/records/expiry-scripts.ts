@@ -1,5 +1,5 @@
-import { LuaScript, type ScriptRunner } from '../redis/lua-script.js';
-import type { RedisKeys } from '../redis/keys.js';
+import { LuaScript, type ScriptRunner } from '../lua-script.js';
+import type { RedisKeys } from '../keys.js';
 
 /** One expiration claimed by this daemon (see `expiry-claim-due-5.lua`). */
 export interface ClaimedEntry {
