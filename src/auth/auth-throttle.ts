@@ -32,20 +32,10 @@ export class AuthThrottle {
     const message = (retryAfter: number) =>
       `Too many login or sign-up attempts; retry in ${retryAfter} s`;
     const { redis, keys, windowSeconds } = opts;
-    this.byAddress = new FixedWindowLimiter({
-      redis,
-      limit: opts.perAddress,
-      windowSeconds,
-      key: (address) => keys.authAttemptsByAddress(address),
-      message,
-    });
-    this.byUsername = new FixedWindowLimiter({
-      redis,
-      limit: opts.perUsername,
-      windowSeconds,
-      key: (username) => keys.authAttemptsByUsername(username),
-      message,
-    });
+    const limiter = (limit: number, key: (subject: string) => string) =>
+      new FixedWindowLimiter({ redis, limit, windowSeconds, key, message });
+    this.byAddress = limiter(opts.perAddress, (a) => keys.authAttemptsByAddress(a));
+    this.byUsername = limiter(opts.perUsername, (u) => keys.authAttemptsByUsername(u));
   }
 
   /**

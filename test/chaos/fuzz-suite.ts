@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { ERROR_CODES } from '../../src/errors/error-codes.js';
-import { startTestApi, signupUser, type TestApi, type TestUser } from '../helpers/api-harness.js';
+import {
+  startTestApi,
+  signupUser,
+  storedCounts,
+  type TestApi,
+  type TestUser,
+} from '../helpers/api-harness.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import {
   badPathSegment,
@@ -124,14 +130,7 @@ export function defineFuzzSuite(size: FuzzSize): void {
       await ctx?.cleanup();
     });
 
-    async function counts() {
-      const db = api.api.mongo.db(ctx.config.mongo.db);
-      const [users, messages] = await Promise.all([
-        db.collection('users').countDocuments(),
-        db.collection('messages').countDocuments(),
-      ]);
-      return { users, messages };
-    }
+    const counts = () => storedCounts(api, ctx.config);
 
     const params = () => ({ seed: SEED, numRuns: size.http, endOnFailure: true });
 

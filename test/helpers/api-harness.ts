@@ -17,6 +17,19 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+/** How many users and messages the API's database holds (a refused request must add none). */
+export async function storedCounts(
+  t: TestApi,
+  config: Config,
+): Promise<{ users: number; messages: number }> {
+  const db = t.api.mongo.db(config.mongo.db);
+  const [users, messages] = await Promise.all([
+    db.collection('users').countDocuments(),
+    db.collection('messages').countDocuments(),
+  ]);
+  return { users, messages };
+}
+
 /** Records every event, then passes it on to the API's own bus (ws clients get it as usual). */
 class RecordingPublisher implements EventPublisher {
   readonly events: MessageEvent[] = [];

@@ -9,6 +9,7 @@ import {
   call,
   signupUser,
   startTestApi,
+  storedCounts,
   type TestApi,
   type TestUser,
 } from '../helpers/api-harness.js';
@@ -122,14 +123,7 @@ describe('the HTTP contract and transport limits', function () {
     await ctx?.cleanup();
   });
 
-  async function counts() {
-    const db = t.api.mongo.db(ctx.config.mongo.db);
-    const [users, messages] = await Promise.all([
-      db.collection('users').countDocuments(),
-      db.collection('messages').countDocuments(),
-    ]);
-    return { users, messages };
-  }
+  const counts = () => storedCounts(t, ctx.config);
 
   describe('statuses of the router and Koa are JSON errors', function () {
     it('405 METHOD_NOT_ALLOWED with Allow for a known path and another method', async function () {
