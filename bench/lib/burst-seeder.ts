@@ -1,8 +1,8 @@
 import { ObjectId } from 'mongodb';
 import { messageJson, shadowJson, type Message } from '../../src/messages/message.js';
-import type { RedisKeys } from '../../src/redis/keys.js';
+import type { KeySpace } from '../../src/redis/key-space.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 
 /** A plausible chat message between two of `users` users (ids are ObjectIds, as the API's). */
 export function benchMessage(i: number, users: readonly string[], createdAt: number): Message {
@@ -34,8 +34,8 @@ export function benchUsers(n: number): string[] {
  * `concurrency` scripts at a time.
  */
 export async function seedBurst(
-  redis: RedisClient,
-  keys: RedisKeys,
+  redis: RedisNodeClient,
+  space: KeySpace,
   opts: {
     count: number;
     deadlineMs: number;
@@ -47,7 +47,7 @@ export async function seedBurst(
   const users = benchUsers(opts.users ?? 100);
   const base = Date.now();
   const messages = Array.from({ length: opts.count }, (_, i) => benchMessage(i, users, base + i));
-  const records = new MessageCacheRecords(redis, keys);
+  const records = new MessageCacheRecords(redis, space);
   const ttl = { atMs: opts.deadlineMs };
   const step = opts.concurrency ?? 1000;
   for (let i = 0; i < messages.length; i += step) {

@@ -1,12 +1,12 @@
 import { RedisKeys } from '../../src/redis/keys.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import { sleep } from './sleep.js';
 
 const keys = new RedisKeys('');
 
 /** Entries left in the due index (per-key part + the slots' counter) and in flight. */
 async function left(
-  redis: RedisClient,
+  redis: RedisNodeClient,
 ): Promise<{ due: number; slotted: number; inflight: number }> {
   const [due, slotted, inflight] = await Promise.all([
     redis.zCard(keys.due),
@@ -21,7 +21,10 @@ async function left(
  * in-flight set all empty), polling every 10 ms, and returns the local time it saw that.
  * Bounded by `timeoutMs` (throws).
  */
-export async function waitExpiryDrained(redis: RedisClient, timeoutMs: number): Promise<number> {
+export async function waitExpiryDrained(
+  redis: RedisNodeClient,
+  timeoutMs: number,
+): Promise<number> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const l = await left(redis);
@@ -37,7 +40,7 @@ export async function waitExpiryDrained(redis: RedisClient, timeoutMs: number): 
 
 /** Waits until BullMQ queue `name` has no delayed, waiting or active job; returns the time. */
 export async function waitBullmqDrained(
-  redis: RedisClient,
+  redis: RedisNodeClient,
   name: string,
   timeoutMs: number,
 ): Promise<number> {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 
 /** The machine and versions a run was measured on (figures only compare within a run). */
 export interface MachineInfo {
@@ -26,7 +26,7 @@ function packageVersion(name: string): string {
 }
 
 /** Collects {@link MachineInfo}; `mongo` names the server kind (FerretDB or mongod). */
-export async function machineInfo(redis: RedisClient, mongo: string): Promise<MachineInfo> {
+export async function machineInfo(redis: RedisNodeClient, mongo: string): Promise<MachineInfo> {
   const info = await redis.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   return {

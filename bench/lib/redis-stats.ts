@@ -1,7 +1,7 @@
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 
 /** Zeroes `INFO commandstats` and the slow log, before a profiled scenario. */
-export async function resetRedisStats(redis: RedisClient): Promise<void> {
+export async function resetRedisStats(redis: RedisNodeClient): Promise<void> {
   await redis.configResetStat();
   await redis.sendCommand(['SLOWLOG', 'RESET']);
 }
@@ -10,7 +10,7 @@ export async function resetRedisStats(redis: RedisClient): Promise<void> {
  * What Redis spent its time on since {@link resetRedisStats}: commands by total time
  * (calls, µs per call) and the slow log (redis.conf logs commands over 10 ms).
  */
-export async function redisStatsReport(redis: RedisClient): Promise<string> {
+export async function redisStatsReport(redis: RedisNodeClient): Promise<string> {
   const info = await redis.info('commandstats');
   const rows = [...info.matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
     .map((m) => ({ cmd: m[1] ?? '', calls: Number(m[2]), usec: Number(m[3]), per: Number(m[4]) }))

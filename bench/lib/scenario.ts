@@ -1,5 +1,5 @@
 import type { MongoClient } from 'mongodb';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import type { BenchOptions } from './bench-options.js';
 import type { BenchResult } from './bench-result.js';
 import type { BenchServers } from './bench-servers.js';
@@ -9,7 +9,7 @@ export interface ScenarioContext {
   servers: BenchServers;
   options: BenchOptions;
   /** An admin connection to the bench Redis (seeding, INFO, polling sizes). */
-  redis: RedisClient;
+  redis: RedisNodeClient;
   /** An admin connection to the bench MongoDB. */
   mongo: MongoClient;
   /** One progress line on stderr. */

@@ -1,4 +1,4 @@
-import { RedisKeys } from '../../src/redis/keys.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { messageJson, type Message } from '../../src/messages/message.js';
 import type { BenchResult } from '../lib/bench-result.js';
@@ -40,8 +40,9 @@ function conversations(n: number): Message[][] {
  * MongoDB), then every further message sent (entry, list append, due entries, generation).
  */
 async function seedSystem(ctx: ScenarioContext, convs: Message[][]): Promise<void> {
-  const keys = new RedisKeys('');
-  const records = new MessageCacheRecords(ctx.redis, keys);
+  const space = KeySpace.single();
+  const keys = space.shared;
+  const records = new MessageCacheRecords(ctx.redis, space);
   const sendOne = (m: Message) =>
     records.send(m, { json: messageJson(m), ttl: TTL, listSize: PER_CONVERSATION });
   for (const conv of convs) {

@@ -1,4 +1,4 @@
-import { RedisKeys } from '../../src/redis/keys.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { seedBurst } from '../lib/burst-seeder.js';
 import { NodeChild } from '../lib/child.js';
@@ -65,7 +65,7 @@ async function systemRound(
   try {
     // Generous: FerretDB shares the 2 cores; an overrun is detected below.
     const deadline = Date.now() + 3000 + n * 0.2;
-    const messages = await seedBurst(ctx.redis, new RedisKeys(''), {
+    const messages = await seedBurst(ctx.redis, KeySpace.single(), {
       count: n,
       deadlineMs: deadline,
       shadow: true,

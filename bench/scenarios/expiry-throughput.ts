@@ -1,5 +1,5 @@
+import { KeySpace } from '../../src/redis/key-space.js';
 import { Queue } from 'bullmq';
-import { RedisKeys } from '../../src/redis/keys.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { startBullmqWorkers } from '../lib/bullmq-workers.js';
 import { useNodeRedisForBullmq } from '../lib/bullmq-node-redis.js';
@@ -84,7 +84,7 @@ export const expiryThroughput: Scenario = {
 async function systemRound(ctx: ScenarioContext, n: number): Promise<number> {
   // Calibration entries under another prefix, due in an hour, dropped right after.
   const pace = await msPerItem((count) =>
-    seedBurst(ctx.redis, new RedisKeys('calibration:'), {
+    seedBurst(ctx.redis, KeySpace.single('calibration:'), {
       count,
       deadlineMs: Date.now() + 3600_000,
       shadow: false,
@@ -92,7 +92,7 @@ async function systemRound(ctx: ScenarioContext, n: number): Promise<number> {
   );
   await dropPrefix(ctx, 'calibration:');
   const deadline = Math.round(Date.now() + 1000 + n * pace * SEED_MARGIN);
-  await seedBurst(ctx.redis, new RedisKeys(''), { count: n, deadlineMs: deadline, shadow: false });
+  await seedBurst(ctx.redis, KeySpace.single(), { count: n, deadlineMs: deadline, shadow: false });
   if (Date.now() >= deadline) throw new Error('seeding overran the burst deadline');
   await sleep(Math.max(0, deadline - Date.now()));
   const done = await waitExpiryDrained(ctx.redis, 120000);

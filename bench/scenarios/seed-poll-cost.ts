@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { RedisKeys } from '../../src/redis/keys.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
@@ -20,8 +20,9 @@ const SETTLE_MS = 10000;
  * due while the idle cost is measured.
  */
 async function seedCached(ctx: ScenarioContext, count: number): Promise<void> {
-  const keys = new RedisKeys('');
-  const records = new MessageCacheRecords(ctx.redis, keys);
+  const space = KeySpace.single();
+  const keys = space.shared;
+  const records = new MessageCacheRecords(ctx.redis, space);
   const users = benchUsers(100);
   const start = Date.now();
   const step = 5000;

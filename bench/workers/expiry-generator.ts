@@ -11,7 +11,7 @@
 import { Queue } from 'bullmq';
 import { createClient } from 'redis';
 import { messageJson } from '../../src/messages/message.js';
-import { RedisKeys } from '../../src/redis/keys.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
 import { useNodeRedisForBullmq } from '../lib/bullmq-node-redis.js';
@@ -25,7 +25,7 @@ runWorker(async () => {
   const leadMs = Number(env('LEAD_MS'));
   const redis = createClient({ url: env('REDIS_URL') });
   await redis.connect();
-  const records = new MessageCacheRecords(redis, new RedisKeys(''));
+  const records = new MessageCacheRecords(redis, KeySpace.single());
   const users = benchUsers(100);
   let queue: Queue | undefined;
   if (mode === 'bullmq') {

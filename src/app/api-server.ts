@@ -12,14 +12,16 @@ import { messageRoutes } from '../http/routes/message-routes.js';
 import { userRoutes } from '../http/routes/user-routes.js';
 import type { EventPublisher } from '../messages/message-events.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
-import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
+import { createRedisClient, isClusterClient, type RedisClient } from '../redis/redis-client.js';
 import { createApiMetrics, httpMetricsMiddleware } from '../metrics/api-metrics.js';
 import { SharedStats } from '../metrics/shared-stats.js';
 import { statsRoutes } from '../http/routes/stats-routes.js';
 import { serveMetrics } from '../metrics/metrics-server.js';
 import { staticRoutes } from '../http/routes/static-routes.js';
-import { RedisKeys } from '../redis/keys.js';
+import { keySpaceOf } from '../redis/key-space.js';
+import { claimKeyLayout } from '../redis/key-layout.js';
 import { RedisEventBus } from '../realtime/redis-event-bus.js';
+import { ShardedEventBus } from '../realtime/sharded-event-bus.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/ws-server.js';
 import { createApiServices, type ApiServices } from './api-services.js';
 
@@ -68,8 +70,11 @@ export async function startApiServer(
   const redis = createRedisClient(config.redis, logger, { name: 'api', failFastWhenDown: true });
   const mongo = createMongoClient(config.mongo, logger, { appName: 'chat-api' });
   const abort = new AbortController();
-  const keys = new RedisKeys(config.redis.keyPrefix);
-  const bus = new RedisEventBus({ redis, keys, logger });
+  const space = keySpaceOf(config.redis);
+  const keys = space.shared;
+  const bus = isClusterClient(redis)
+    ? new ShardedEventBus({ redis, keys, logger })
+    : new RedisEventBus({ redis, keys, logger });
 
   // The realtime server is created below (it needs the HTTP server); metrics read its
   // connection count lazily.
@@ -108,7 +113,7 @@ export async function startApiServer(
   const routers: Router[] = [
     messageRoutes(services.messageService, services.verifyToken),
     healthRoutes(() => checkHealth({ redis, mongo, mongoDb: config.mongo.db })),
-    statsRoutes({ redis, keys, verifyToken: services.verifyToken }),
+    statsRoutes({ redis, space, verifyToken: services.verifyToken }),
     authRoutes(services.auth),
     userRoutes(services.auth, services.verifyToken),
     // The chat page at / and the dashboard at /dashboard.
@@ -164,7 +169,10 @@ export async function startApiServer(
   );
 
   const ready = Promise.all([
-    redis.connect().then(() => rt.ready),
+    redis
+      .connect()
+      .then(() => claimKeyLayout(redis, space))
+      .then(() => rt.ready),
     connectMongoWithRetry(mongo, config.mongo, logger, abort.signal),
   ])
     .then(() => ensureIndexesWithRetry(services, logger, abort.signal))

@@ -12,7 +12,7 @@ import { MessageService, type MessageObserver } from '../messages/message-servic
 import { MessageStore } from '../messages/message-store.js';
 import { SendIdempotency } from '../messages/send-idempotency.js';
 import { SendRateLimiter } from '../messages/send-rate-limiter.js';
-import { RedisKeys } from '../redis/keys.js';
+import { keySpaceOf, type KeySpace } from '../redis/key-space.js';
 import type { RedisClient } from '../redis/redis-client.js';
 
 export interface ApiServiceDeps {
@@ -29,7 +29,7 @@ export interface ApiServiceDeps {
 
 /** The domain services of an API process, shared by the REST routes and the ws server. */
 export interface ApiServices {
-  keys: RedisKeys;
+  space: KeySpace;
   cache: CacheService;
   users: UserStore;
   tokens: TokenService;
@@ -49,11 +49,12 @@ export interface ApiServices {
 /** Builds the services from the clients (no connecting, no listening). */
 export function createApiServices(deps: ApiServiceDeps): ApiServices {
   const { config, logger, redis, mongo, publisher } = deps;
-  const keys = new RedisKeys(config.redis.keyPrefix);
+  const space = keySpaceOf(config.redis);
+  const keys = space.shared;
   const db = mongo.db(config.mongo.db);
   const cache = new CacheService({
     redis,
-    keys,
+    space,
     logger,
     defaultTtlSeconds: config.cache.ttlSeconds,
   });
@@ -75,14 +76,14 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
   });
   const messageService = new MessageService({
     redis,
-    keys,
+    space,
     logger,
     messages: MessageStore.fromDb(db),
     users,
     cache,
     conversations: new ConversationCache({
       redis,
-      keys,
+      space,
       ttlSeconds: config.cache.ttlSeconds,
       size: config.cache.conversationSize,
     }),
@@ -95,7 +96,7 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
     observer: deps.observer,
   });
   return {
-    keys,
+    space,
     cache,
     users,
     tokens,

@@ -1,4 +1,5 @@
 import { startApiServer } from '../app/api-server.js';
+import { CONFIG_EXIT_CODE, ConfigError } from '../config/config.js';
 import { onShutdown } from '../lifecycle/shutdown.js';
 import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { boot } from './boot.js';
@@ -10,6 +11,13 @@ const instance = Number(process.env.NODE_APP_INSTANCE ?? 0) || 0;
 const metricsPort = config.metrics.port === 0 ? 0 : config.metrics.port + instance;
 const api = await startApiServer(config, logger, { metricsPort });
 onShutdown(logger, [{ name: 'api', run: () => api.close() }]);
+api.ready.catch(async (err: unknown) => {
+  if (!(err instanceof ConfigError)) return;
+  // A configuration only Redis could check: the same one line and exit code as any other.
+  process.stderr.write(`${err.message}\n`);
+  await api.close().catch(() => {});
+  process.exit(CONFIG_EXIT_CODE);
+});
 
 // pm2 monit / pm2 show: cache hits/misses, hit rate, sends/s, ws connections.
 let lastSends = 0;

@@ -1,3 +1,4 @@
+import { CONFIG_EXIT_CODE, ConfigError } from '../config/config.js';
 import { ExpiryDaemon } from '../expiry/expiry-daemon.js';
 import type { PersistShadows } from '../expiry/persist-pipeline.js';
 import { onShutdown } from '../lifecycle/shutdown.js';
@@ -5,6 +6,8 @@ import { MessageStore } from '../messages/message-store.js';
 import { serveMetrics, type MetricsServer } from '../metrics/metrics-server.js';
 import { registerPm2Metrics } from '../metrics/pm2-metrics.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
+import { keySpaceOf } from '../redis/key-space.js';
+import { claimKeyLayout } from '../redis/key-layout.js';
 import { createRedisClient } from '../redis/redis-client.js';
 import { boot } from './boot.js';
 
@@ -20,6 +23,7 @@ const daemonLogger = logger.child({ instance, component: name });
 
 // Commands queue while Redis is down (no fail-fast): a round just waits.
 const redis = createRedisClient(config.redis, daemonLogger, { name });
+const space = keySpaceOf(config.redis);
 const mongo = createMongoClient(config.mongo, daemonLogger, { appName: name });
 const mongoAbort = new AbortController();
 let mongoConnected = false;
@@ -31,6 +35,7 @@ const persist: PersistShadows = async (messages, shadows) => {
 const daemon = new ExpiryDaemon(
   {
     config,
+    space,
     logger: daemonLogger,
     redis,
     messages: MessageStore.fromDb(mongo.db(config.mongo.db)),
@@ -60,6 +65,13 @@ onShutdown(logger, [
 ]);
 
 await redis.connect();
+// On another layout the daemon would poll indexes no API writes, stranding their records.
+await claimKeyLayout(redis, space).catch(async (err: unknown) => {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  await redis.close().catch(() => redis.destroy());
+  process.exit(CONFIG_EXIT_CODE);
+});
 // Not left to the driver's connect-on-first-use: when that first connect fails, the client
 // stays closed ("Topology is closed"). Once connected, the driver rides out outages itself.
 connectMongoWithRetry(mongo, config.mongo, daemonLogger, mongoAbort.signal).then(

@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger.js';
-import { escapeGlob, type RedisKeys } from '../redis/keys.js';
+import type { KeySpace } from '../redis/key-space.js';
+import { scanKeys, unlinkKeys } from '../redis/redis-nodes.js';
 import { MessageCacheRecords, type CacheGuard } from '../redis/records/message-cache-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
 
@@ -7,7 +8,7 @@ export type { CacheGuard };
 
 export interface CacheServiceOptions {
   redis: RedisClient;
-  keys: RedisKeys;
+  space: KeySpace;
   logger: Logger;
   /** TTL used when `setCache` is given none. @defaultValue 5 */
   defaultTtlSeconds?: number;
@@ -28,7 +29,7 @@ export interface CacheServiceOptions {
  */
 export class CacheService {
   private readonly redis: RedisClient;
-  private readonly keys: RedisKeys;
+  private readonly space: KeySpace;
   private readonly logger: Logger;
   private readonly scanCount: number;
   private readonly records: MessageCacheRecords;
@@ -41,8 +42,8 @@ export class CacheService {
       throw new TypeError(`defaultTtlSeconds must be a whole number ≥ 1, got ${ttl}`);
     }
     this.redis = opts.redis;
-    this.keys = opts.keys;
-    this.records = new MessageCacheRecords(opts.redis, opts.keys);
+    this.space = opts.space;
+    this.records = new MessageCacheRecords(opts.redis, opts.space);
     this.logger = opts.logger;
     this.defaultTtlSeconds = ttl;
     this.scanCount = opts.scanCount ?? 500;
@@ -112,11 +113,14 @@ export class CacheService {
    */
   async getKeysByPattern(pattern: string): Promise<string[]> {
     const found = new Set<string>();
-    for await (const batch of this.redis.scanIterator({
-      MATCH: `${escapeGlob(this.keys.prefix)}${pattern}`,
+    for await (const batch of scanKeys(this.redis, {
+      MATCH: this.space.match(pattern),
       COUNT: this.scanCount,
     })) {
-      for (const k of batch) found.add(k.slice(this.keys.prefix.length));
+      for (const k of batch) {
+        const relative = this.space.relative(k);
+        if (relative !== undefined) found.add(relative);
+      }
     }
     return [...found];
   }
@@ -128,12 +132,12 @@ export class CacheService {
    */
   async clearAll(): Promise<number> {
     let removed = 0;
-    for (const pattern of this.keys.cachePatterns) {
-      for await (const batch of this.redis.scanIterator({
-        MATCH: pattern,
+    for (const pattern of ['message:*', 'messages:*']) {
+      for await (const batch of scanKeys(this.redis, {
+        MATCH: this.space.match(pattern),
         COUNT: this.scanCount,
       })) {
-        if (batch.length > 0) removed += await this.redis.unlink(batch);
+        removed += await unlinkKeys(this.redis, batch);
       }
     }
     this.logger.info({ removed }, `Cache cleared: ${removed} entries`);
@@ -141,6 +145,6 @@ export class CacheService {
   }
 
   private full(key: string): string {
-    return `${this.keys.prefix}${key}`;
+    return this.space.full(key);
   }
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { CacheService } from '../cache/cache-service.js';
-import { RedisKeys } from '../redis/keys.js';
+import { keySpaceOf } from '../redis/key-space.js';
 import { createRedisClient, type RedisClient } from '../redis/redis-client.js';
 import type { CliIo } from './cache-command.js';
 import { CliError, EXIT } from './cli-error.js';
@@ -116,17 +116,18 @@ export async function runCacheCli(argv: string[], deps: CliDeps): Promise<number
     });
 
     redis = await connectForCli(deps.config, deps.logger);
-    const keys = new RedisKeys(deps.config.redis.keyPrefix);
+    const space = keySpaceOf(deps.config.redis);
     const cache = new CacheService({
       redis,
-      keys,
+      space,
       logger: deps.logger,
       defaultTtlSeconds: deps.config.cache.ttlSeconds,
     });
     await run({
       ...deps,
       redis,
-      keys,
+      space,
+      keys: space.shared,
       cache,
       json,
       yes: values.yes,

@@ -1,6 +1,7 @@
 import type { CacheService } from '../cache/cache-service.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
+import type { KeySpace } from '../redis/key-space.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis-client.js';
 
@@ -28,6 +29,9 @@ export interface CommandContext {
   logger: Logger;
   io: CliIo;
   redis: RedisClient;
+  /** Where each key lives (a message's and a conversation's partition). */
+  space: KeySpace;
+  /** The keys outside the partitions (`space.shared`). */
   keys: RedisKeys;
   cache: CacheService;
   json: boolean;

@@ -3,8 +3,8 @@ import type { CacheCommand, CommandContext } from './cache-command.js';
 import { CliError, EXIT } from './cli-error.js';
 
 /**
- * `dead-letter list | retry <key>|--all | drop <key>|--all`. Keys are given as listed
- * (without the prefix), e.g. `message:<id>`. `drop` loses the message for good, so it asks
+ * `dead-letter list | retry <key>|--all | drop <key>|--all`, over every partition. Keys are
+ * given as listed (without the prefix and partition), e.g. `message:<id>`. `drop` loses the message for good, so it asks
  * for confirmation unless --yes.
  */
 export const deadLetterCommand: CacheCommand = (args) => {
@@ -31,11 +31,15 @@ export const deadLetterCommand: CacheCommand = (args) => {
   }
 };
 
+/** The dead letters of every partition. */
+function deadLetters(ctx: CommandContext): DeadLetters {
+  return new DeadLetters(ctx.redis, ctx.space);
+}
+
 async function list(ctx: CommandContext): Promise<void> {
-  const rel = (key: string) => key.slice(ctx.keys.prefix.length);
-  const entries = await new DeadLetters(ctx.redis, ctx.keys).list();
+  const entries = await deadLetters(ctx).list();
   const rows = entries.map((e) => ({
-    key: rel(e.key),
+    key: ctx.space.relative(e.key) ?? e.key,
     attempts: e.attempts,
     at: new Date(e.at).toISOString(),
     error: e.error,
@@ -51,13 +55,14 @@ async function list(ctx: CommandContext): Promise<void> {
 
 /** Moves `target` (every entry when undefined) back to the due index. */
 async function retry(ctx: CommandContext, target: string | undefined): Promise<void> {
-  const dead = new DeadLetters(ctx.redis, ctx.keys);
+  const dead = deadLetters(ctx);
   if (target === undefined) {
     const n = await dead.retryAll();
     ctx.print(`${n} dead letters moved back to the due index`, { retried: n });
     return;
   }
-  if (!(await dead.retry(`${ctx.keys.prefix}${target}`))) {
+  const key = await dead.find(target);
+  if (key === undefined || !(await dead.retry(key))) {
     throw new CliError(`no dead letter ${target}`, EXIT.NOT_FOUND);
   }
   ctx.print(`${target} moved back to the due index`, { retried: 1, key: target });
@@ -65,9 +70,13 @@ async function retry(ctx: CommandContext, target: string | undefined): Promise<v
 
 /** Drops `target` (every entry when undefined), once confirmed. */
 async function drop(ctx: CommandContext, target: string | undefined): Promise<void> {
-  const dead = new DeadLetters(ctx.redis, ctx.keys);
-  const keys =
-    target === undefined ? (await dead.list()).map((e) => e.key) : [`${ctx.keys.prefix}${target}`];
+  const dead = deadLetters(ctx);
+  const keys = target === undefined ? (await dead.list()).map((e) => e.key) : [];
+  if (target !== undefined) {
+    const key = await dead.find(target);
+    if (key === undefined) throw new CliError(`no dead letter ${target}`, EXIT.NOT_FOUND);
+    keys.push(key);
+  }
   if (!ctx.yes) {
     const ok = await ctx.io.confirm(
       `Drop ${keys.length} dead letter(s)? Messages not yet in MongoDB are lost for good.`,

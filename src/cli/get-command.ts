@@ -9,8 +9,8 @@ const POINTER = '@';
 export const getCommand: CacheCommand = (args) => {
   const key = checkCacheKey(args.positionals[0]);
   return async (ctx) => {
-    const { redis, keys } = ctx;
-    const full = `${keys.prefix}${key}`;
+    const { redis, space } = ctx;
+    const full = space.full(key);
     const type = await redis.type(full);
     if (type === 'none') throw new CliError(`no such key: ${key}`, EXIT.NOT_FOUND);
     const ttl = await redis.ttl(full);
@@ -39,14 +39,14 @@ export const getCommand: CacheCommand = (args) => {
  * @throws CliError NOT_FOUND when the key is gone, or points into a list that no longer has it.
  */
 async function readStringEntry(
-  { redis, cache, keys }: CommandContext,
+  { redis, cache, space }: CommandContext,
   key: string,
 ): Promise<{ value: unknown; storedIn?: string }> {
   // The pointer itself only says where the message is; its value comes from the read path.
-  const stored = await redis.get(`${keys.prefix}${key}`);
+  const stored = await redis.get(space.full(key));
   const raw = await cache.readRaw(key);
   const list = stored?.startsWith(POINTER) ? stored.slice(POINTER.length) : undefined;
-  const pointer = list?.startsWith(keys.prefix) ? list.slice(keys.prefix.length) : list;
+  const pointer = list === undefined ? undefined : (space.relative(list) ?? list);
   if (raw === null) {
     throw new CliError(
       pointer === undefined

@@ -1,27 +1,33 @@
 import { readStats } from '../metrics/shared-stats.js';
-import { escapeGlob } from '../redis/keys.js';
-import type { RedisClient } from '../redis/redis-client.js';
+import { isClusterClient, type RedisClient } from '../redis/redis-client.js';
+import { masterClients, scanKeys } from '../redis/redis-nodes.js';
 import type { CacheCommand } from './cache-command.js';
 
-/** `stats`: cache entries by kind, Redis memory, and the processes' shared counters. */
+/**
+ * `stats`: cache entries by kind, Redis memory, and the processes' shared counters, over
+ * every partition.
+ */
 export const statsCommand: CacheCommand = () => async (ctx) => {
-  const { redis, keys } = ctx;
-  const stats = await readStats(redis, keys);
+  const { redis, space } = ctx;
+  const stats = await readStats(redis, space);
   const [messageKeys, conversationKeys] = await Promise.all([
-    countKeys(redis, `${escapeGlob(keys.prefix)}message:*`),
-    countKeys(redis, `${escapeGlob(keys.prefix)}messages:*`),
+    countKeys(redis, space.match('message:*')),
+    countKeys(redis, space.match('messages:*')),
   ]);
-  const info = await redis.info('memory');
-  const used = /used_memory:(\d+)/.exec(info)?.[1];
+  let used: number | undefined;
+  for (const node of await masterClients(redis)) {
+    const bytes = /used_memory:(\d+)/.exec(await node.info('memory'))?.[1];
+    if (bytes !== undefined) used = (used ?? 0) + Number(bytes);
+  }
   const data = {
     keys: { message: messageKeys, conversation: conversationKeys },
-    memoryBytes: used ? Number(used) : null,
+    memoryBytes: used ?? null,
     ...stats,
   };
   ctx.print(
     [
       `cache entries   message: ${messageKeys}  conversation: ${conversationKeys}`,
-      `memory          ${used ? `${(Number(used) / 1048576).toFixed(1)} MiB` : '?'} (whole server)`,
+      `memory          ${used === undefined ? '?' : `${(used / 1048576).toFixed(1)} MiB`} (whole server${isClusterClient(redis) ? 's, masters' : ''})`,
       `hit rate        ${stats.hitRate === null ? '-' : `${(stats.hitRate * 100).toFixed(1)}%`} (${stats.cacheHits} hits, ${stats.cacheMisses} misses)`,
       `sends           ${stats.sends}`,
       `expirations     event: ${stats.expirations.event}  poll: ${stats.expirations.poll}`,
@@ -36,6 +42,6 @@ export const statsCommand: CacheCommand = () => async (ctx) => {
 
 async function countKeys(redis: RedisClient, match: string): Promise<number> {
   let n = 0;
-  for await (const batch of redis.scanIterator({ MATCH: match, COUNT: 1000 })) n += batch.length;
+  for await (const batch of scanKeys(redis, { MATCH: match, COUNT: 1000 })) n += batch.length;
   return n;
 }

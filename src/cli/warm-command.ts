@@ -36,7 +36,7 @@ async function warm(ctx: CommandContext, sinceMs: number): Promise<void> {
     const { ttlSeconds, conversationSize } = ctx.config.cache;
     const conversations = new ConversationCache({
       redis: ctx.redis,
-      keys: ctx.keys,
+      space: ctx.space,
       ttlSeconds,
       size: conversationSize,
     });

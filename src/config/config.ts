@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
+/** Most Redis partitions a deployment may have (a message id carries its partition). */
+export const MAX_REDIS_PARTITIONS = 1024;
+
 /** How a sent message reaches MongoDB. */
 export type PersistenceMode = 'write-through' | 'write-behind';
 
@@ -51,7 +54,7 @@ export interface Config {
     readonly allowedOrigins: readonly string[];
   };
   readonly redis: {
-    /** Connection URL without the password (safe to log). */
+    /** Connection URL without the password (safe to log); on a cluster, the first seed node. */
     readonly url: string;
     /** Password, kept apart so that `url` can be logged. */
     readonly password: string | undefined;
@@ -60,6 +63,10 @@ export interface Config {
     readonly db: number;
     /** Prefix of every key this application writes. @defaultValue '' */
     readonly keyPrefix: string;
+    /** Partitions of the conversations' keys (src/redis/key-space.ts). @defaultValue 1; 16 on a cluster */
+    readonly partitions: number;
+    /** Seed nodes (`redis[s]://host:port`) of a Redis Cluster; undefined = one node at `url`. */
+    readonly clusterNodes: readonly string[] | undefined;
     /** True when neither REDIS_URL nor REDIS_HOST was set: the local default is in use. */
     readonly isLocalDefault: boolean;
   };
@@ -155,6 +162,37 @@ function booleanVar() {
     .transform((v) => v === 'true' || v === '1');
 }
 
+const CLUSTER_NODES_MESSAGE =
+  'must be a comma-separated list of host:port (or redis:// / rediss:// URLs) of cluster nodes';
+
+const clusterNodesVar = z
+  .string()
+  .trim()
+  .transform((v) => v.split(',').map((s) => s.trim()))
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .refine((s) => clusterNodeUrl(s) !== undefined, { message: CLUSTER_NODES_MESSAGE }),
+      )
+      .min(1, CLUSTER_NODES_MESSAGE),
+  );
+
+/** `host:port` or a `redis://`/`rediss://` URL of a cluster node, as a URL; undefined if neither. */
+function clusterNodeUrl(node: string): string | undefined {
+  const url = /^rediss?:\/\//.test(node) ? node : `redis://${node}`;
+  if (!URL.canParse(url)) return undefined;
+  const u = new URL(url);
+  if (!u.hostname || !/^\d+$/.test(u.port) || (u.pathname !== '' && u.pathname !== '/')) {
+    return undefined;
+  }
+  return `${u.protocol}//${u.host}`;
+}
+
+/** Partitions when REDIS_PARTITIONS is unset: enough to spread a cluster's slots. */
+const DEFAULT_CLUSTER_PARTITIONS = 16;
+
 const ORIGINS_MESSAGE =
   'must be * or a comma-separated list of origins such as https://chat.example.com';
 
@@ -204,6 +242,8 @@ const vars = {
     .string()
     .regex(/^[A-Za-z0-9_:.-]*$/, 'may hold only letters, digits and _ : . -')
     .default(''),
+  REDIS_PARTITIONS: intVar(1, MAX_REDIS_PARTITIONS, 'of partitions').optional(),
+  REDIS_CLUSTER_NODES: clusterNodesVar.optional(),
   MONGODB_URI: z
     .string()
     .trim()
@@ -343,6 +383,22 @@ export function loadConfig(
   redisUrl.password = '';
   redisUrl.username = '';
   redisUrl.pathname = '';
+  const clusterNodes = v.REDIS_CLUSTER_NODES?.map((n) => clusterNodeUrl(n)!);
+  if (clusterNodes) {
+    const other = ['REDIS_URL', 'REDIS_HOST'].find((name) => env[name]?.trim());
+    if (other) {
+      throw new ConfigError(
+        'REDIS_CLUSTER_NODES',
+        `and ${other} are both set; set only one (a cluster, or one node)`,
+      );
+    }
+    if ((v.REDIS_DB ?? 0) !== 0) {
+      throw new ConfigError(
+        'REDIS_DB',
+        'must be 0 on a cluster (Redis Cluster has database 0 only)',
+      );
+    }
+  }
 
   if (v.HEADERS_TIMEOUT_MS > v.RECEIVE_TIMEOUT_MS) {
     throw new ConfigError(
@@ -381,12 +437,14 @@ export function loadConfig(
       allowedOrigins: v.ALLOWED_ORIGINS,
     },
     redis: {
-      url: redisUrl.toString().replace(/\/$/, ''),
+      url: clusterNodes?.[0] ?? redisUrl.toString().replace(/\/$/, ''),
       password,
       username,
       db: v.REDIS_DB ?? urlDb ?? 0,
       keyPrefix: v.REDIS_KEY_PREFIX,
-      isLocalDefault: !v.REDIS_URL && !v.REDIS_HOST,
+      partitions: v.REDIS_PARTITIONS ?? (clusterNodes ? DEFAULT_CLUSTER_PARTITIONS : 1),
+      clusterNodes,
+      isLocalDefault: !v.REDIS_URL && !v.REDIS_HOST && !clusterNodes,
     },
     mongo: {
       uri: mongoUri,

@@ -7,11 +7,14 @@ import type { PersistPipeline } from './persist-pipeline.js';
 
 /** What a {@link ClaimLoop} works with; the daemon resolved every value. */
 export interface ClaimLoopOptions {
+  /** Index of the loop's partition in `KeySpace.partitions`. */
+  partition: number;
+  /** The partition's keys, and the scripts, hints and pipeline of that partition. */
+  keys: RedisKeys;
   scripts: ExpiryScripts;
   hints: HintBuffer;
   pipeline: PersistPipeline;
   telemetry: ExpiryTelemetry;
-  keys: RedisKeys;
   logger: Logger;
   pollIntervalMs: number;
   batchSize: number;
@@ -22,12 +25,12 @@ export interface ClaimLoopOptions {
 }
 
 /**
- * The daemon's one scheduler of claims, so rounds never overlap: polls the due index when
- * due (a poll claims every due entry, hinted or not), else claims the buffered hints when
- * their window closed, else sleeps until the earlier of the two. Each claim goes to the
- * persist pipeline, which waits for a free slot. The next poll is at the earliest deadline
- * or lease in the index, capped by `pollIntervalMs`; errors are logged and back the next
- * poll off, never thrown out of the loop.
+ * The one scheduler of the claims of a partition, so its rounds never overlap: polls the
+ * partition's due index when due (a poll claims every due entry, hinted or not), else
+ * claims the buffered hints when their window closed, else sleeps until the earlier of the
+ * two. Each claim goes to the persist pipeline, which waits for a free slot. The next poll
+ * is at the earliest deadline or lease in the index, capped by `pollIntervalMs`; errors are
+ * logged and back the next poll off, never thrown out of the loop.
  */
 export class ClaimLoop {
   private stopping = false;
@@ -204,7 +207,7 @@ export class ClaimLoop {
     }
     // A retry given back after the peek read the index is not in `peek`.
     this.nextPollAt = Math.min(Date.now() + delay, this.retryPollAt);
-    this.opts.telemetry.roundDone(peek);
+    this.opts.telemetry.roundDone(this.opts.partition, peek);
     this.opts.logger.debug(
       {
         indexed: peek.indexed,

@@ -1,4 +1,5 @@
 import type { MessageShadow } from '../messages/message.js';
+import type { KeySpace } from '../redis/key-space.js';
 import { conversationId, type RedisKeys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import { ExpiryScripts } from '../redis/records/expiry-scripts.js';
@@ -17,33 +18,89 @@ export interface DeadLetterEntry {
 }
 
 /**
- * The expiry daemon's dead letters (`expiry:dead`), for operators (the CLI): list them,
- * retry one (back into the due index, due now, attempts reset: a running daemon picks it up
- * on its next round) or drop one for good (with its shadow and pending entry: the message
- * is then lost, so only for messages known to be unwanted or persisted by other means).
+ * The expiry daemon's dead letters (`expiry:dead` of every partition), for operators (the
+ * CLI): list them, retry one (back into its partition's due index, due now, attempts
+ * reset: a running daemon picks it up on its next round) or drop one for good (with its
+ * shadow and pending entry: the message is then lost, so only for messages known to be
+ * unwanted or persisted by other means). Each call touches one partition's keys at a time.
  */
 export class DeadLetters {
-  private readonly scripts: ExpiryScripts;
+  private readonly scripts = new Map<RedisKeys, ExpiryScripts>();
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly keys: RedisKeys,
+    private readonly space: KeySpace,
   ) {
-    this.scripts = new ExpiryScripts(redis, keys);
+    for (const keys of space.partitions) this.scripts.set(keys, new ExpiryScripts(redis, keys));
   }
 
   /** Number of dead letters. */
   async count(): Promise<number> {
-    return this.redis.hLen(this.keys.dead);
+    const counts = await Promise.all(this.space.partitions.map((k) => this.redis.hLen(k.dead)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Every dead letter, oldest first (HGETALL: meant for an operator's look, not a hot path). */
   async list(): Promise<DeadLetterEntry[]> {
-    const all = await this.redis.hGetAll(this.keys.dead);
-    const keys = Object.keys(all);
-    if (keys.length === 0) return [];
-    const shadows = await this.redis.hmGet(this.keys.shadow, keys);
-    const out = keys.map((key, i): DeadLetterEntry => {
+    const parts = await Promise.all(this.space.partitions.map((k) => this.listOf(k)));
+    return parts.flat().sort((a, b) => a.at - b.at || (a.key < b.key ? -1 : 1));
+  }
+
+  /**
+   * The full name of the dead letter `relative` names (a key without its partition's
+   * prefix, as `KeySpace.relative` gives it); undefined when there is none. With one
+   * partition, the name is not looked up.
+   */
+  async find(relative: string): Promise<string | undefined> {
+    const names = this.space.partitions.map((k) => `${k.prefix}${relative}`);
+    if (names.length === 1) return names[0];
+    const held = await Promise.all(
+      this.space.partitions.map((k, i) => this.redis.hExists(k.dead, names[i]!)),
+    );
+    const i = held.findIndex(Boolean);
+    return i < 0 ? undefined : names[i];
+  }
+
+  /** Moves `key` back to its due index; false when it is not a dead letter. */
+  async retry(key: string): Promise<boolean> {
+    const keys = this.space.forKey(key);
+    return keys ? this.scriptsOf(keys).retryDead(key) : false;
+  }
+
+  /** Retries every dead letter; returns how many moved back. */
+  async retryAll(): Promise<number> {
+    let moved = 0;
+    for (const keys of this.space.partitions) {
+      const scripts = this.scriptsOf(keys);
+      for (const key of await this.redis.hKeys(keys.dead)) {
+        if (await scripts.retryDead(key)) moved++;
+      }
+    }
+    return moved;
+  }
+
+  /** Forgets `key` with its shadow and pending entry; false when it is not a dead letter. */
+  async drop(key: string): Promise<boolean> {
+    const keys = this.space.forKey(key);
+    if (!keys) return false;
+    const shadow = parseJson(await this.redis.hGet(keys.shadow, key)) as MessageShadow | undefined;
+    const m = shadow?.message;
+    const pending =
+      m && typeof m.senderId === 'string' && typeof m.receiverId === 'string'
+        ? {
+            pendingKey: keys.pendingByConversation(conversationId(m.senderId, m.receiverId)),
+            messageId: String(m.id),
+          }
+        : undefined;
+    return this.scriptsOf(keys).dropDead(key, pending);
+  }
+
+  private async listOf(keys: RedisKeys): Promise<DeadLetterEntry[]> {
+    const all = await this.redis.hGetAll(keys.dead);
+    const names = Object.keys(all);
+    if (names.length === 0) return [];
+    const shadows = await this.redis.hmGet(keys.shadow, names);
+    return names.map((key, i): DeadLetterEntry => {
       const record = parseJson(all[key]) as Partial<{
         error: string;
         attempts: number;
@@ -58,36 +115,12 @@ export class DeadLetters {
         shadow,
       };
     });
-    return out.sort((a, b) => a.at - b.at || (a.key < b.key ? -1 : 1));
   }
 
-  /** Moves `key` back to the due index; false when it is not a dead letter. */
-  async retry(key: string): Promise<boolean> {
-    return this.scripts.retryDead(key);
-  }
-
-  /** Retries every dead letter; returns how many moved back. */
-  async retryAll(): Promise<number> {
-    let moved = 0;
-    for (const key of await this.redis.hKeys(this.keys.dead)) {
-      if (await this.retry(key)) moved++;
-    }
-    return moved;
-  }
-
-  /** Forgets `key` with its shadow and pending entry; false when it is not a dead letter. */
-  async drop(key: string): Promise<boolean> {
-    const shadow = parseJson(await this.redis.hGet(this.keys.shadow, key)) as
-      MessageShadow | undefined;
-    const m = shadow?.message;
-    const pending =
-      m && typeof m.senderId === 'string' && typeof m.receiverId === 'string'
-        ? {
-            pendingKey: this.keys.pendingByConversation(conversationId(m.senderId, m.receiverId)),
-            messageId: String(m.id),
-          }
-        : undefined;
-    return this.scripts.dropDead(key, pending);
+  private scriptsOf(keys: RedisKeys): ExpiryScripts {
+    const scripts = this.scripts.get(keys);
+    if (!scripts) throw new TypeError(`${keys.prefix} is not a partition of this key space`);
+    return scripts;
   }
 }
 

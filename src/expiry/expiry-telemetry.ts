@@ -19,13 +19,23 @@ export interface ExpiryDaemonStats {
   retried: number;
   /** Entries this daemon moved to `expiry:dead`. */
   deadLettered: number;
-  /** Poll rounds completed. */
+  /** Poll rounds completed (over all partitions). */
   rounds: number;
   /** Rounds or hint claims that failed (Redis errors); the loop backs off and goes on. */
   errors: number;
   notifications: NotificationState | 'not-subscribed';
-  /** From the last round: the due index size, how many of them were already due, dead letters. */
-  backlog: { indexed: number; due: number; deadLetters: number };
+  /**
+   * From the last round of each partition, summed: the due index size, how many of them
+   * were already due, dead letters.
+   */
+  backlog: Backlog;
+}
+
+/** The gauges a round's peek reads, of one partition or summed over all. */
+export interface Backlog {
+  indexed: number;
+  due: number;
+  deadLetters: number;
 }
 
 /** Lag percentiles (ms) over the last 10 s; undefined when nothing was processed. */
@@ -53,11 +63,14 @@ export class ExpiryTelemetry {
     rounds: 0,
     errors: 0,
   };
-  private backlog = { indexed: 0, due: 0, deadLetters: 0 };
+  private backlog: Backlog = { indexed: 0, due: 0, deadLetters: 0 };
+  /** The last peek of each partition, by partition index (what `backlog` sums). */
+  private readonly lastPeeks: Array<Backlog | undefined> = [];
 
-  constructor(redis: RedisClient, keys: RedisKeys, opts: { defaultMetrics: boolean }) {
+  /** `sharedKeys`: where the cluster-wide figures live (`KeySpace.shared`). */
+  constructor(redis: RedisClient, sharedKeys: RedisKeys, opts: { defaultMetrics: boolean }) {
     this.metrics = new ExpiryMetrics(opts);
-    this.shared = new SharedStats(redis, keys, () => ({
+    this.shared = new SharedStats(redis, sharedKeys, () => ({
       role: 'daemon',
       lagP50Ms: this.lagWindow.percentile(50),
       lagP99Ms: this.lagWindow.percentile(99),
@@ -100,13 +113,23 @@ export class ExpiryTelemetry {
     this.metrics.deadLetters.inc();
   }
 
-  /** A poll round ended with `peek`. */
-  roundDone(peek: IndexPeek): void {
+  /** A poll round of partition `partition` ended with `peek`; the gauges show the sums. */
+  roundDone(partition: number, peek: IndexPeek): void {
     this.counters.rounds++;
-    this.backlog = { indexed: peek.indexed, due: peek.due, deadLetters: peek.deadLetters };
-    this.metrics.backlog.set({ state: 'indexed' }, peek.indexed);
-    this.metrics.backlog.set({ state: 'due' }, peek.due);
-    this.metrics.deadLetters.set(peek.deadLetters);
+    const now: Backlog = { indexed: peek.indexed, due: peek.due, deadLetters: peek.deadLetters };
+    const before = this.lastPeeks[partition] ?? { indexed: 0, due: 0, deadLetters: 0 };
+    this.lastPeeks[partition] = now;
+    // Running sums: a round costs the same however many partitions there are.
+    const b = this.backlog;
+    const sum: Backlog = {
+      indexed: b.indexed - before.indexed + now.indexed,
+      due: b.due - before.due + now.due,
+      deadLetters: b.deadLetters - before.deadLetters + now.deadLetters,
+    };
+    this.backlog = sum;
+    this.metrics.backlog.set({ state: 'indexed' }, sum.indexed);
+    this.metrics.backlog.set({ state: 'due' }, sum.due);
+    this.metrics.deadLetters.set(sum.deadLetters);
   }
 
   /** A step of the loop or a batch failed (a Redis error). */

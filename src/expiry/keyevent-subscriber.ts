@@ -1,6 +1,6 @@
 import { ErrorReply } from 'redis';
 import type { Logger } from '../logging/logger.js';
-import { watchRedisErrors, type RedisClient } from '../redis/redis-client.js';
+import { watchRedisErrors, type RedisNodeClient } from '../redis/redis-client.js';
 
 /**
  * State of Redis's keyspace notifications as this daemon last saw them:
@@ -10,18 +10,34 @@ import { watchRedisErrors, type RedisClient } from '../redis/redis-client.js';
  */
 export type NotificationState = 'on' | 'enabled' | 'unavailable' | 'unknown';
 
-export interface KeyeventSubscriberOptions {
+/** What a source of `expired` hints calls back. */
+export interface ExpiryHintHandlers {
+  /** Each expired key name, unfiltered. */
+  onExpired: (key: string) => void;
+  /** After the subscription came back from a disconnect (events were lost meanwhile). */
+  onReconnect: () => void;
+}
+
+/**
+ * A source of `expired` keyevent hints the daemon can run on: {@link KeyeventSubscriber} on
+ * one node, `ClusterKeyeventSubscriber` on every master of a cluster.
+ */
+export interface ExpiryHints {
+  /** Checks notifications and subscribes. */
+  start(): Promise<void>;
+  /** Unsubscribes and closes every connection it opened. Idempotent. */
+  stop(): Promise<void>;
+  readonly notifications: NotificationState;
+}
+
+export interface KeyeventSubscriberOptions extends ExpiryHintHandlers {
   /** The main connection (CONFIG GET/SET run there); the subscription gets a duplicate. */
-  redis: RedisClient;
+  redis: RedisNodeClient;
   /** Logical database: the channel is `__keyevent@<db>__:expired`. */
   db: number;
   /** Logged with connection trouble (never with a password). */
   url: string;
   logger: Logger;
-  /** Each expired key name, unfiltered. */
-  onExpired: (key: string) => void;
-  /** After the subscription came back from a disconnect (events were lost meanwhile). */
-  onReconnect: () => void;
 }
 
 /**
@@ -31,8 +47,8 @@ export interface KeyeventSubscriberOptions {
  * loses a CONFIG SET not written to its config file), merging them into the flags already
  * set; where CONFIG is refused it warns once and the daemon lives on its poll alone.
  */
-export class KeyeventSubscriber {
-  private sub: RedisClient | undefined;
+export class KeyeventSubscriber implements ExpiryHints {
+  private sub: RedisNodeClient | undefined;
   private warnedUnavailable = false;
   private state: NotificationState = 'unknown';
   private stopped = false;

@@ -10,6 +10,7 @@ import {
   type ExpiryScripts,
 } from '../redis/records/expiry-scripts.js';
 import type { ExpiryTelemetry } from './expiry-telemetry.js';
+import type { PersistSlots } from './persist-slots.js';
 import { prepareBatch, type PreparedBatch, type ShadowEntry } from './prepared-batch.js';
 import { retryBackoff } from './retry-backoff.js';
 
@@ -18,14 +19,16 @@ export type PersistShadows = (messages: MessageStore, shadows: MessageShadow[]) 
 
 /** What a {@link PersistPipeline} works with; the daemon resolved every value. */
 export interface PersistPipelineOptions {
+  /** On the keys of the pipeline's partition. */
   scripts: ExpiryScripts;
+  /** The pipeline's partition. */
   keys: RedisKeys;
   logger: Logger;
   telemetry: ExpiryTelemetry;
   messages: MessageStore;
   persist: PersistShadows;
-  /** Batches whose bulk write may be in flight at once. */
-  concurrency: number;
+  /** The bulk writes that may be in flight at once, shared with the daemon's other partitions. */
+  slots: PersistSlots;
   maxAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -36,35 +39,28 @@ export interface PersistPipelineOptions {
 }
 
 /**
- * Persists claimed batches behind the claiming loop, at most `concurrency` at once: each
+ * Persists the claimed batches of one partition behind its claiming loop, as many at once
+ * as the daemon's shared {@link PersistSlots} allow: each
  * batch's shadows go to MongoDB in one bulk write, then what was written (or needed no
  * write) is acked and what failed is nacked with a backoff, or dead-lettered after
  * `maxAttempts`. Acks and nacks present each claim's own lease token, so a batch settling
  * while the loop claims the next one cannot touch entries another daemon took over.
  */
 export class PersistPipeline {
-  /** Batches whose bulk write is in flight. */
-  private persisting = 0;
-  /** Ends the wait of {@link submit} for a free slot (only the loop submits). */
-  private slotFreed: (() => void) | undefined;
   /** Every batch being persisted or acked. */
   private readonly settling = new Set<Promise<void>>();
 
   constructor(private readonly opts: PersistPipelineOptions) {}
 
   /**
-   * Logs and sorts the entries of `claim`, then hands them on to be persisted and acked,
-   * once fewer than `concurrency` batches are being written (waits for a slot until then).
+   * Logs and sorts the entries of `claim`, then hands them on to be persisted and acked
+   * once a persist slot is free (waits for one until then).
    */
   async submit(claim: Claim, source: ExpirySource): Promise<void> {
     const batch = prepareBatch(claim, source, this.opts.keys, this.opts.logger);
     if (claim.entries.length === 0) return;
-    while (this.persisting >= this.opts.concurrency) {
-      await new Promise<void>((resolve) => {
-        this.slotFreed = resolve;
-      });
-    }
-    this.persisting++;
+    const { slots } = this.opts;
+    if (!slots.tryAcquire()) await slots.acquire();
     const settled: Promise<void> = this.settle(batch)
       .catch((err: unknown) => this.opts.onError('ack/nack', err))
       .finally(() => this.settling.delete(settled));
@@ -82,17 +78,10 @@ export class PersistPipeline {
     try {
       failure = await this.persistShadows(batch.withShadow);
     } finally {
-      this.releaseSlot();
+      this.opts.slots.release();
     }
     await this.ack(batch, failure);
     await this.nack(batch, failure);
-  }
-
-  private releaseSlot(): void {
-    this.persisting--;
-    const resume = this.slotFreed;
-    this.slotFreed = undefined;
-    resume?.();
   }
 
   /** One bulk write of shadows. @returns the error message when it failed. */

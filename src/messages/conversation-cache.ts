@@ -1,5 +1,5 @@
 import { RESP_TYPES } from 'redis';
-import type { RedisKeys } from '../redis/keys.js';
+import type { KeySpace } from '../redis/key-space.js';
 import { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import { compareMessages, type Message, type MessageShadow } from './message.js';
@@ -17,7 +17,7 @@ export interface CachedConversation {
 
 export interface ConversationCacheOptions {
   redis: RedisClient;
-  keys: RedisKeys;
+  space: KeySpace;
   /** TTL of the list (config.cache.ttlSeconds). */
   ttlSeconds: number;
   /** Messages kept in a list (config.cache.conversationSize). */
@@ -51,7 +51,7 @@ export class ConversationCache {
 
   constructor(private readonly opts: ConversationCacheOptions) {
     this.raw = opts.redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
-    this.records = new MessageCacheRecords(opts.redis, opts.keys);
+    this.records = new MessageCacheRecords(opts.redis, opts.space);
   }
 
   /**
@@ -61,7 +61,11 @@ export class ConversationCache {
    * older ones (it is full: LTRIM or the fill may have cut some off).
    */
   async readLatest(a: string, b: string, limit: number): Promise<CachedPage | null> {
-    const items = await this.raw.lRange(this.opts.keys.conversation(a, b), -limit, -1);
+    const items = await this.raw.lRange(
+      this.opts.space.forConversation(a, b).conversation(a, b),
+      -limit,
+      -1,
+    );
     const count = items.length;
     if (count === 0 || (count < limit && count >= this.opts.size)) return null;
     const parts: Buffer[] = [OPEN];
@@ -75,7 +79,11 @@ export class ConversationCache {
 
   /** The cached list, or null when it is not cached. */
   async read(a: string, b: string): Promise<CachedConversation | null> {
-    const raw = await this.opts.redis.lRange(this.opts.keys.conversation(a, b), 0, -1);
+    const raw = await this.opts.redis.lRange(
+      this.opts.space.forConversation(a, b).conversation(a, b),
+      0,
+      -1,
+    );
     if (raw.length === 0) return null;
     const messages = uniqueSorted(raw.map((s) => JSON.parse(s) as Message));
     return { messages, complete: raw.length < this.opts.size };
@@ -83,7 +91,7 @@ export class ConversationCache {
 
   /** The generation to pass to {@link fill}; read it before reading MongoDB. */
   async generation(a: string, b: string): Promise<string | null> {
-    return this.opts.redis.get(this.opts.keys.conversationGeneration(a, b));
+    return this.opts.redis.get(this.opts.space.forConversation(a, b).conversationGeneration(a, b));
   }
 
   /**
@@ -106,7 +114,8 @@ export class ConversationCache {
    * a message the daemon persists in between is then in one or both, never in neither.
    */
   async pending(a: string, b: string): Promise<Message[]> {
-    const { redis, keys } = this.opts;
+    const { redis } = this.opts;
+    const keys = this.opts.space.forConversation(a, b);
     const ids = await redis.zRange(keys.pending(a, b), 0, -1);
     if (ids.length === 0) return [];
     const shadows = await redis.hmGet(
@@ -123,7 +132,8 @@ export class ConversationCache {
 
   /** The shadow of one message still pending persistence, if any. */
   async shadow(id: string): Promise<Message | null> {
-    const s = await this.opts.redis.hGet(this.opts.keys.shadow, this.opts.keys.message(id));
+    const keys = this.opts.space.forMessage(id);
+    const s = await this.opts.redis.hGet(keys.shadow, keys.message(id));
     return s ? (JSON.parse(s) as MessageShadow).message : null;
   }
 }

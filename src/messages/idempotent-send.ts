@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ObjectId } from 'mongodb';
 import { AppError, isAppError } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { Message } from './message.js';
@@ -31,6 +30,8 @@ export interface Stored {
 
 /** The steps of one send, as {@link IdempotentSend.run} calls them. */
 export interface SendAttempt {
+  /** A fresh id for the message (it names the message's partition of the key space). */
+  newId(): string;
   /** Refuses the send before anything is written (e.g. the rate limit). */
   admit(): Promise<void>;
   /**
@@ -78,7 +79,7 @@ export class IdempotentSend {
     bodyHash: string,
     attempt: SendAttempt,
   ): Promise<SendResult> {
-    const proposedId = new ObjectId().toHexString();
+    const proposedId = attempt.newId();
     if (key === undefined) {
       await attempt.admit();
       return { ...(await attempt.write(proposedId)), replayed: false };
@@ -88,7 +89,14 @@ export class IdempotentSend {
     if (claim.state === 'done') return replay(claim);
     const { id } = claim;
     if (claim.state === 'takeover') {
-      const stored = await attempt.findStored(id);
+      let stored: Stored | null;
+      try {
+        stored = await attempt.findStored(id);
+      } catch (err) {
+        // Could not tell (a backend down): the next retry may take over at once, not after a lease.
+        await this.idempotency.abandon(userId, key, id).catch(() => undefined);
+        throw err;
+      }
       if (stored) {
         await this.idempotency.done(userId, key, stored.message, stored.persisted);
         return replay(stored);

@@ -5,9 +5,10 @@ import { AppError } from '../errors/app-error.js';
 import { withBackendErrors } from '../errors/backend-errors.js';
 import { parseInput } from '../errors/parse-input.js';
 import type { Logger } from '../logging/logger.js';
+import type { KeySpace } from '../redis/key-space.js';
 import { conversationId, RedisKeys } from '../redis/keys.js';
 import { MessageCacheRecords } from '../redis/records/message-cache-records.js';
-import type { RedisClient } from '../redis/redis-client.js';
+import { isClusterClient, type RedisClient } from '../redis/redis-client.js';
 import type { ConversationCache } from './conversation-cache.js';
 import { pageFromCache, uniqueSorted } from './conversation-cache.js';
 import { loadConversation } from './conversation-loader.js';
@@ -44,7 +45,7 @@ export interface ConversationPage {
 /** What a {@link MessageService} works on; the caller builds these (see api-services.ts). */
 export interface MessageServiceDeps {
   redis: RedisClient;
-  keys: RedisKeys;
+  space: KeySpace;
   logger: Logger;
   messages: MessageStore;
   users: UserStore;
@@ -89,7 +90,7 @@ export class MessageService {
   private readonly idempotentSend: IdempotentSend;
 
   constructor(private readonly deps: MessageServiceDeps) {
-    this.records = new MessageCacheRecords(deps.redis, deps.keys);
+    this.records = new MessageCacheRecords(deps.redis, deps.space);
     this.writes = sendWriteFor(deps.persistenceMode, {
       messages: deps.messages,
       records: this.records,
@@ -98,6 +99,7 @@ export class MessageService {
       logger: deps.logger,
       ttlSeconds: deps.ttlSeconds,
       conversationSize: deps.conversationSize,
+      countInScript: !isClusterClient(deps.redis),
     });
     this.idempotentSend = new IdempotentSend({
       idempotency: deps.idempotency,
@@ -153,6 +155,7 @@ export class MessageService {
         key,
         SendIdempotency.bodyHash(fields),
         {
+          newId: () => this.deps.space.newMessageId(senderId, receiverId),
           admit: () => writes.admit(senderId),
           write: (id) =>
             writes.write({ id, senderId, ...fields, createdAt: new Date().toISOString() }, key),
@@ -261,9 +264,13 @@ export class MessageService {
       const doc = await this.deps.messages.findDoc(id);
       if (doc) {
         const first = visibleTo(fromMessageDoc(doc), userId);
+        const { space } = this.deps;
+        const keys = space.forConversation(first.senderId, first.receiverId);
+        // An id from before the partitions names another one: its entry would not be found.
+        if (space.forMessage(id) !== keys) return first;
         // Re-cache only if no write touched the conversation between two reads of the
         // message: an edit racing with this read cannot leave its old version cached.
-        const genKey = this.deps.keys.conversationGeneration(first.senderId, first.receiverId);
+        const genKey = keys.conversationGeneration(first.senderId, first.receiverId);
         const generation = await this.deps.redis.get(genKey);
         const again = await this.deps.messages.findDoc(id);
         if (!again) throw new AppError('MESSAGE_NOT_FOUND');

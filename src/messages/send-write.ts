@@ -1,6 +1,7 @@
 import type { PersistenceMode } from '../config/config.js';
 import { isMongoUnavailable } from '../errors/backend-errors.js';
 import type { Logger } from '../logging/logger.js';
+import { OutageBreaker } from '../mongo/outage-breaker.js';
 import type { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import type { ConversationCache } from './conversation-cache.js';
 import type { Stored, Written } from './idempotent-send.js';
@@ -28,6 +29,13 @@ export interface SendWriteDeps {
   ttlSeconds: number;
   /** Messages kept in a conversation list (config.cache.conversationSize). */
   conversationSize: number;
+  /** Write-through: skips MongoDB while it is known down (a probe per second tries it). */
+  outage?: OutageBreaker;
+  /**
+   * Write-behind: the send script counts the send (one round trip). False on a cluster,
+   * where the counter lives in another slot: it is then a call of its own first.
+   */
+  countInScript: boolean;
 }
 
 /** How a new message is counted and written (the steps IdempotentSend runs). */
@@ -105,15 +113,18 @@ abstract class SendWriteBase implements SendWrite {
 /**
  * Write-through: counted first, inserted into MongoDB (coalesced with concurrent sends),
  * then cached. When MongoDB cannot be reached the message is accepted into Redis as
- * write-behind does it (shadow + pending) instead of being lost, and answered 202.
+ * write-behind does it (shadow + pending) instead of being lost, and answered 202; while
+ * the outage lasts, sends other than the breaker's probes do not wait for MongoDB.
  */
 class WriteThroughSend extends SendWriteBase {
   /** Write-through inserts, sent together when sends overlap (group commit). */
   private readonly inserts: InsertCoalescer<MessageDoc>;
+  private readonly outage: OutageBreaker;
 
   constructor(deps: SendWriteDeps) {
     super(deps);
     this.inserts = new InsertCoalescer(deps.messages.collection);
+    this.outage = deps.outage ?? new OutageBreaker();
   }
 
   async admit(senderId: string): Promise<void> {
@@ -121,17 +132,22 @@ class WriteThroughSend extends SendWriteBase {
   }
 
   async write(message: Message, clientMsgId: string | undefined): Promise<Written> {
+    if (!this.outage.shouldTry()) return this.accept(message, clientMsgId);
     try {
       // 'duplicate' is a retry with the id of an attempt that did insert: stored too.
       await this.inserts.insert(toMessageDoc(message, clientMsgId));
     } catch (err) {
       if (!isMongoUnavailable(err)) throw err;
-      this.deps.logger.warn(
-        { err: (err as Error).message, id: message.id },
-        'MongoDB unavailable: message accepted into Redis for later persistence',
-      );
-      await this.cache(message, shadowOf(message, clientMsgId));
-      return { message, persisted: false, status: 202 };
+      if (this.outage.failed()) {
+        this.deps.logger.warn(
+          { err: (err as Error).message },
+          'MongoDB unavailable: sends are accepted into Redis for later persistence',
+        );
+      }
+      return this.accept(message, clientMsgId);
+    }
+    if (this.outage.succeeded()) {
+      this.deps.logger.info('MongoDB reachable again: sends are written through');
     }
     try {
       await this.cache(message, null);
@@ -141,19 +157,26 @@ class WriteThroughSend extends SendWriteBase {
     }
     return { message, persisted: true, status: 201 };
   }
+
+  /** Accepts the message the write-behind way (shadow + pending): answered 202. */
+  private async accept(message: Message, clientMsgId: string | undefined): Promise<Written> {
+    await this.cache(message, shadowOf(message, clientMsgId));
+    return { message, persisted: false, status: 202 };
+  }
 }
 
 /**
- * Write-behind: one send script counts the send and writes the cache entries, the shadow
- * and the pending entry (one round trip); the expiry daemon persists it later.
+ * Write-behind: one send script counts the send (on one node) and writes the cache entries,
+ * the shadow and the pending entry; the expiry daemon persists it later.
  */
 class WriteBehindSend extends SendWriteBase {
-  async admit(): Promise<void> {
-    // Counted by the send script itself.
+  async admit(senderId: string): Promise<void> {
+    // One node: counted by the send script itself, in the same round trip.
+    if (!this.deps.countInScript) await this.deps.rateLimiter.consume(senderId);
   }
 
   async write(message: Message, clientMsgId: string | undefined): Promise<Written> {
-    await this.cache(message, shadowOf(message, clientMsgId), true);
+    await this.cache(message, shadowOf(message, clientMsgId), this.deps.countInScript);
     return { message, persisted: false, status: 201 };
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import type { KeySpace } from '../redis/key-space.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import type { RedisKeys } from '../redis/keys.js';
 
@@ -35,6 +36,7 @@ export class SharedStats {
   private timer: NodeJS.Timeout | undefined;
   readonly instanceId: string;
 
+  /** `keys`: where the shared figures live (`KeySpace.shared`). */
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
@@ -58,19 +60,21 @@ export class SharedStats {
     if (!this.redis.isReady) return;
     const deltas = [...this.pending.entries()];
     this.pending.clear();
-    const multi = this.redis.multi();
-    for (const [field, n] of deltas) multi.hIncrBy(this.keys.statsCounters, field, n);
-    multi.hSet(
-      this.keys.statsInstances,
-      this.instanceId,
-      JSON.stringify({ ...this.report(), at: Date.now() }),
-    );
-    try {
-      await multi.exec();
-    } catch (err) {
-      for (const [field, n] of deltas) this.count(field, n);
-      throw err;
-    }
+    // Separate commands, not a MULTI: the two hashes may live on two cluster nodes. They are
+    // sent together (one round trip on one node); a delta that did not land is kept.
+    const sent = await Promise.allSettled([
+      this.redis.hSet(
+        this.keys.statsInstances,
+        this.instanceId,
+        JSON.stringify({ ...this.report(), at: Date.now() }),
+      ),
+      ...deltas.map(([field, n]) => this.redis.hIncrBy(this.keys.statsCounters, field, n)),
+    ]);
+    deltas.forEach(([field, n], i) => {
+      if (sent[i + 1]!.status === 'rejected') this.count(field, n);
+    });
+    const failed = sent.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Stops flushing, after one last flush; removes this instance's report. */
@@ -98,24 +102,24 @@ export interface StatsSnapshot {
   instances: { api: number; daemon: number };
 }
 
-/** Reads the shared stats in one round trip. */
-export async function readStats(redis: RedisClient, keys: RedisKeys): Promise<StatsSnapshot> {
+/**
+ * Reads the shared stats: the counters and reports of `space.shared`, and the due index
+ * and dead letters summed over the partitions. One MULTI per partition (a partition is one
+ * hash slot on a cluster), all sent at once: one round trip on a single node.
+ */
+export async function readStats(redis: RedisClient, space: KeySpace): Promise<StatsSnapshot> {
   const now = Date.now();
-  const [counters, instances, perKey, slotted, dead] = (await redis
-    .multi()
-    .hGetAll(keys.statsCounters)
-    .hGetAll(keys.statsInstances)
-    .zCard(keys.due)
-    .get(keys.dueSlotCount)
-    .hLen(keys.dead)
-    .exec()) as unknown as [
-    Record<string, string>,
-    Record<string, string>,
-    number,
-    string | null,
-    number,
-  ];
-  const backlog = perKey + Math.max(0, Number(slotted ?? 0));
+  const keys = space.shared;
+  const [{ counters, instances }, ...partitions] = await Promise.all([
+    readShared(redis, keys),
+    ...space.partitions.map((p) => readBacklog(redis, p)),
+  ]);
+  let backlog = 0;
+  let dead = 0;
+  for (const p of partitions) {
+    backlog += p.indexed;
+    dead += p.deadLetters;
+  }
   const n = (f: StatsCounter) => Number(counters[f] ?? 0);
   let ws = 0;
   let p50: number | null = null;
@@ -153,8 +157,28 @@ export async function readStats(redis: RedisClient, keys: RedisKeys): Promise<St
     expirations: { event: n('expirations:event'), poll: n('expirations:poll') },
     persistFailures: n('persistFailures'),
     lag: { p50Ms: p50, p99Ms: p99 },
-    backlog: Number(backlog),
-    deadLetter: Number(dead),
+    backlog,
+    deadLetter: dead,
     instances: count,
   };
+}
+
+async function readShared(redis: RedisClient, keys: RedisKeys) {
+  // Two commands sent together, not a MULTI: on a cluster the hashes may be on two nodes.
+  const [counters, instances] = await Promise.all([
+    redis.hGetAll(keys.statsCounters),
+    redis.hGetAll(keys.statsInstances),
+  ]);
+  return { counters, instances };
+}
+
+/** The due index size (per-key index + the slots' counter) and dead letters of a partition. */
+async function readBacklog(redis: RedisClient, keys: RedisKeys) {
+  const [perKey, slotted, dead] = (await redis
+    .multi()
+    .zCard(keys.due)
+    .get(keys.dueSlotCount)
+    .hLen(keys.dead)
+    .exec()) as unknown as [number, string | null, number];
+  return { indexed: Number(perKey) + Math.max(0, Number(slotted ?? 0)), deadLetters: Number(dead) };
 }

@@ -3,8 +3,8 @@ import type https from 'node:https';
 import type { Logger } from '../logging/logger.js';
 import type { Message } from '../messages/message.js';
 import type { RedisKeys } from '../redis/keys.js';
-import type { RedisClient } from '../redis/redis-client.js';
-import type { RedisEventBus } from './redis-event-bus.js';
+import type { RedisNodeClient } from '../redis/redis-client.js';
+import type { EventBus } from './redis-event-bus.js';
 
 /** The user a token belongs to. */
 export interface AuthenticatedUser {
@@ -30,9 +30,9 @@ export interface RealtimeServerOptions {
    * An event bus built by the caller (e.g. so that the message service can publish through
    * it before the realtime server exists). The realtime server starts it and closes it.
    */
-  bus?: RedisEventBus;
+  bus?: EventBus;
   /** The command client a bus is built on, when `bus` is not given. */
-  redis?: RedisClient;
+  redis?: RedisNodeClient;
   /** Key names (the events channel), when `bus` is not given. */
   keys?: RedisKeys;
   logger: Logger;

@@ -5,12 +5,13 @@ import type { Logger } from '../logging/logger.js';
 import type { EventPublisher, MessageEvent } from '../messages/message-events.js';
 import { messageJson } from '../messages/message.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { watchRedisErrors, type RedisClient } from '../redis/redis-client.js';
+import { watchRedisErrors, type RedisNodeClient } from '../redis/redis-client.js';
+import { TickBatches } from './tick-batches.js';
 
 /** What {@link RedisEventBus} needs. */
 export interface RedisEventBusOptions {
   /** PUBLISH goes through it; the subscriber is its `duplicate()`. The caller owns it. */
-  redis: RedisClient;
+  redis: RedisNodeClient;
   /** Gives the channel name, `keys.eventsChannel`. */
   keys: RedisKeys;
   logger: Logger;
@@ -22,6 +23,15 @@ export interface RedisEventBusOptions {
  */
 export type MessageEventHandler = (event: MessageEvent, frame: string) => void;
 
+/**
+ * What the realtime server needs of a bus: {@link RedisEventBus} on one Redis node,
+ * `ShardedEventBus` (sharded-event-bus.ts) on a Redis Cluster.
+ */
+export interface EventBus extends EventPublisher {
+  start(handler: MessageEventHandler, opts?: { wanted?: () => boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
 // `message` is checked only for the fields fan-out relies on; the rest passes through.
 const eventSchema = z.object({
   type: z.enum(['message:new', 'message:updated', 'message:deleted']),
@@ -31,20 +41,6 @@ const eventSchema = z.object({
 
 /** The payload of several events published in one tick, oldest first. */
 const batchSchema = z.object({ events: z.array(z.unknown()) });
-
-/** A batch is published early rather than grow past this, to keep each PUBLISH small. */
-const MAX_BATCH_CHARS = 256 * 1024;
-
-/** The events published in the current tick: one PUBLISH for all of them. */
-interface Batch {
-  /** Each event as JSON: `{"recipients":[…],"type":…,"message":…}`. */
-  parts: string[];
-  chars: number;
-  /** Settles when the PUBLISH does; every `publish()` of the batch returns it. */
-  sent: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
 
 /**
  * Fans {@link MessageEvent}s out to every API process over Redis pub/sub: each event reaches
@@ -58,19 +54,21 @@ interface Batch {
  * Pub/sub is fire-and-forget: events published while the subscriber is disconnected are lost,
  * and clients make up for it by refetching on reconnect.
  */
-export class RedisEventBus implements EventPublisher {
-  private readonly redis: RedisClient;
+export class RedisEventBus implements EventBus {
+  private readonly redis: RedisNodeClient;
   private readonly channel: string;
   private readonly logger: Logger;
-  /** How every payload of this bus starts; base64url needs no JSON escaping. */
-  private readonly originPrefix = `{"origin":"${randomBytes(9).toString('base64url')}",`;
-  private subscriber: RedisClient | undefined;
+  /** How every payload of this bus starts. */
+  private readonly originPrefix = newOriginPrefix();
+  private subscriber: RedisNodeClient | undefined;
   /** Set by {@link start}, for local delivery, until {@link close}. */
   private handler: MessageEventHandler | undefined;
   /** Whether another process's events are wanted now (see {@link start}). */
   private wanted: () => boolean = () => true;
-  /** Events of this tick not published yet. */
-  private batch: Batch | undefined;
+  /** Events of this tick not published yet: one PUBLISH for all of them. */
+  private readonly batches = new TickBatches((channel, parts) =>
+    this.redis.publish(channel, batchPayload(this.originPrefix, parts)),
+  );
 
   constructor(opts: RedisEventBusOptions) {
     this.redis = opts.redis;
@@ -86,22 +84,9 @@ export class RedisEventBus implements EventPublisher {
    */
   publish(event: MessageEvent): Promise<void> {
     const frame = eventFrame(event);
-    const part = `{"recipients":${JSON.stringify(event.recipients)},${frame.slice(1)}`;
+    const part = eventPart(event, frame);
     if (this.handler) this.handle(this.handler, event, frame);
-    let batch = this.batch;
-    if (batch && batch.chars + part.length > MAX_BATCH_CHARS) {
-      this.flush();
-      batch = undefined;
-    }
-    if (!batch) {
-      batch = this.batch = newBatch();
-      process.nextTick(() => {
-        if (this.batch === batch) this.flush();
-      });
-    }
-    batch.parts.push(part);
-    batch.chars += part.length;
-    return batch.sent;
+    return this.batches.add(this.channel, part);
   }
 
   /**
@@ -116,7 +101,7 @@ export class RedisEventBus implements EventPublisher {
     if (opts.wanted) this.wanted = opts.wanted;
     const name = `${this.redis.options?.name ?? 'api'}:events`;
     // The SUBSCRIBE must wait for the connection, whatever the command client's fail-fast.
-    const sub: RedisClient = this.redis.duplicate({ name, disableOfflineQueue: false });
+    const sub: RedisNodeClient = this.redis.duplicate({ name, disableOfflineQueue: false });
     watchRedisErrors(sub, maskUrl(this.redis.options?.url ?? 'redis://'), this.logger, name);
     this.subscriber = sub;
     await sub.connect();
@@ -139,46 +124,15 @@ export class RedisEventBus implements EventPublisher {
   }
 
   /** Publishes the current batch (one PUBLISH) and settles its `publish()` promises. */
-  private flush(): void {
-    const batch = this.batch;
-    if (!batch) return;
-    this.batch = undefined;
-    const [only] = batch.parts;
-    const payload =
-      batch.parts.length === 1 && only !== undefined
-        ? this.originPrefix + only.slice(1)
-        : `${this.originPrefix}"events":[${batch.parts.join(',')}]}`;
-    let sent: Promise<unknown>;
-    try {
-      sent = this.redis.publish(this.channel, payload);
-    } catch (err) {
-      sent = Promise.reject(err);
-    }
-    sent.then(() => batch.resolve(), batch.reject);
-  }
-
   /** A payload from the channel: another process's events are parsed, checked and handled. */
   private dispatch(raw: string, handler: MessageEventHandler): void {
     // Our own events were delivered by publish().
     if (raw.startsWith(this.originPrefix) || !this.wanted()) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch (err) {
-      this.ignore(raw, (err as Error).message);
-      return;
-    }
-    const batch = batchSchema.safeParse(parsed);
-    for (const item of batch.success ? batch.data.events : [parsed]) {
-      const checked = eventSchema.safeParse(item);
-      if (!checked.success) {
-        this.ignore(raw, checked.error.issues[0]?.message ?? 'invalid event');
-        continue;
-      }
-      // The rest of `message` is whatever the publishing process serialized.
-      const event = checked.data as MessageEvent;
-      this.handle(handler, event, eventFrame(event));
-    }
+    decodeEvents(
+      raw,
+      (event) => this.handle(handler, event, eventFrame(event)),
+      (reason) => this.ignore(raw, reason),
+    );
   }
 
   private ignore(raw: string, reason: string): void {
@@ -198,19 +152,53 @@ export class RedisEventBus implements EventPublisher {
   }
 }
 
-function newBatch(): Batch {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const sent = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Callers need not await publish(); those that do still see the rejection.
-  sent.catch(() => {});
-  return { parts: [], chars: 0, sent, resolve, reject };
+/** The ws frame of an event, `{"type":…,"message":…}`, reusing the message's JSON. */
+export function eventFrame(event: MessageEvent): string {
+  return `{"type":${JSON.stringify(event.type)},"message":${messageJson(event.message)}}`;
 }
 
-/** The ws frame of an event, `{"type":…,"message":…}`, reusing the message's JSON. */
-function eventFrame(event: MessageEvent): string {
-  return `{"type":${JSON.stringify(event.type)},"message":${messageJson(event.message)}}`;
+/** An event as a batch carries it, `{"recipients":[…],"type":…,"message":…}`, from its frame. */
+export function eventPart(event: MessageEvent, frame: string): string {
+  return `{"recipients":${JSON.stringify(event.recipients)},${frame.slice(1)}`;
+}
+
+/** How every payload of one bus starts, `{"origin":"<random id>",`; base64url needs no escaping. */
+export function newOriginPrefix(): string {
+  return `{"origin":"${randomBytes(9).toString('base64url')}",`;
+}
+
+/** The payload of a batch's {@link eventPart}s, oldest first (one alone keeps the one-event form). */
+export function batchPayload(originPrefix: string, parts: readonly string[]): string {
+  const [only] = parts;
+  return parts.length === 1 && only !== undefined
+    ? originPrefix + only.slice(1)
+    : `${originPrefix}"events":[${parts.join(',')}]}`;
+}
+
+/**
+ * Parses another bus's payload and checks each of its events: `onEvent` gets the valid ones
+ * in order, `onInvalid` the reason for the payload or each event that is not valid.
+ */
+export function decodeEvents(
+  raw: string,
+  onEvent: (event: MessageEvent) => void,
+  onInvalid: (reason: string) => void,
+): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    onInvalid((err as Error).message);
+    return;
+  }
+  const batch = batchSchema.safeParse(parsed);
+  for (const item of batch.success ? batch.data.events : [parsed]) {
+    const checked = eventSchema.safeParse(item);
+    if (!checked.success) {
+      onInvalid(checked.error.issues[0]?.message ?? 'invalid event');
+      continue;
+    }
+    // The rest of `message` is whatever the publishing process serialized.
+    onEvent(checked.data as MessageEvent);
+  }
 }

@@ -72,6 +72,11 @@ export class RedisKeys {
     return `${this.prefix}stats:instances`;
   }
 
+  /** STRING: the partition count the keys are laid out in (src/redis/key-layout.ts). */
+  get keyLayout(): string {
+    return `${this.prefix}layout:partitions`;
+  }
+
   /** SET of the user ids seen to exist, shared by the API processes (src/auth/user-store.ts). */
   get knownUsers(): string {
     return `${this.prefix}users:known`;
@@ -93,11 +98,6 @@ export class RedisKeys {
 
   idempotency(userId: string, key: string): string {
     return `${this.prefix}idem:${userId}:${key}`;
-  }
-
-  /** Patterns of this application's cache entries (for SCAN-based clearing). */
-  get cachePatterns(): string[] {
-    return [`${escapeGlob(this.prefix)}message:*`, `${escapeGlob(this.prefix)}messages:*`];
   }
 
   /** What kind of key a name is, with the prefix removed; undefined when it is not ours. */

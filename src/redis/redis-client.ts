@@ -1,9 +1,17 @@
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 
-/** The node-redis client type every module takes. */
-export type RedisClient = ReturnType<typeof createRedisClient>;
+/** A client of one Redis node (subscribers, per-node commands such as SCAN and INFO). */
+export type RedisNodeClient = ReturnType<typeof createNodeClient>;
+/** node-redis's Redis Cluster client: routes each command by its first key's slot. */
+export type RedisClusterClient = ReturnType<typeof createClusterClient>;
+/** The client every module takes: one node, or a cluster (REDIS_CLUSTER_NODES). */
+export type RedisClient = RedisNodeClient | RedisClusterClient;
+
+export function isClusterClient(client: RedisClient): client is RedisClusterClient {
+  return 'masters' in client;
+}
 
 export interface RedisClientOptions {
   /** Shown in logs and as CLIENT SETNAME, to tell connections apart. */
@@ -28,39 +36,87 @@ export function reconnectDelay(retries: number): number {
 }
 
 /**
- * Creates (does not connect) a node-redis client for `config.redis`, with a reconnect
- * strategy that retries forever with backoff and an `'error'` listener that says which
- * server could not be reached and what to check. Subscribers must use `client.duplicate()`
- * and attach their own listener through {@link watchRedisErrors}.
+ * Creates (does not connect) a node-redis client for `config.redis` — a cluster client when
+ * REDIS_CLUSTER_NODES is set — with a reconnect strategy that retries forever with backoff
+ * and an `'error'` listener that says which server could not be reached and what to check.
+ * Subscribers must use their own connections and attach a listener through
+ * {@link watchRedisErrors}.
  */
 export function createRedisClient(
   redis: Config['redis'],
   logger: Logger,
   opts: RedisClientOptions,
-) {
-  const client = createClient({
-    url: redis.url,
+): RedisClient {
+  if (!redis.clusterNodes) return createRedisNodeClient(redis, logger, opts);
+  const cluster = createClusterClient(redis, redis.clusterNodes, opts);
+  watchRedisErrors(cluster, redis.url, logger, opts.name);
+  watchClusterNodes(cluster, logger, opts.name);
+  return cluster;
+}
+
+/** {@link createRedisClient} of one node (`redis.url`), whatever REDIS_CLUSTER_NODES says. */
+export function createRedisNodeClient(
+  redis: Config['redis'],
+  logger: Logger,
+  opts: RedisClientOptions,
+): RedisNodeClient {
+  const client = createNodeClient(redis, opts);
+  watchRedisErrors(client, redis.url, logger, opts.name);
+  return client;
+}
+
+/**
+ * The options of every connection, to one node or to each node of a cluster. No
+ * per-command timeout: node-redis would arm an AbortSignal.timeout for every command, a
+ * cost on every cache hit. Stalls are caught per connection instead: a PING every second
+ * keeps a healthy connection busy, so 5 s without any traffic means a dead or stalled
+ * server, and the socket is dropped and reconnected (pending commands fail); the API also
+ * bounds each request (REQUEST_TIMEOUT_MS).
+ */
+export function connectionOptions(redis: Config['redis'], opts: RedisClientOptions) {
+  return {
     username: redis.username,
     password: redis.password,
-    database: redis.db,
     name: opts.name,
     disableOfflineQueue: opts.failFastWhenDown ?? false,
-    // No per-command timeout: node-redis would arm an AbortSignal.timeout for every command,
-    // a cost on every cache hit (BENCHMARKS.md, read-hit). Stalls are caught per connection
-    // instead: a PING every second keeps
-    // a healthy connection (subscribers too) busy, so 5 s without any traffic means a dead
-    // or stalled server, and the socket is dropped and reconnected (pending commands fail);
-    // the API also bounds each request (REQUEST_TIMEOUT_MS, src/http/middleware/request-deadline.ts).
-    commandOptions: { timeout: 0 },
     pingInterval: PING_INTERVAL_MS,
     socket: {
       connectTimeout: 5000,
       socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
       reconnectStrategy: (retries: number) => reconnectDelay(retries),
     },
+  };
+}
+
+function createNodeClient(redis: Config['redis'], opts: RedisClientOptions) {
+  return createClient({
+    ...connectionOptions(redis, opts),
+    url: redis.url,
+    database: redis.db,
+    commandOptions: { timeout: 0 },
   });
-  watchRedisErrors(client, redis.url, logger, opts.name);
-  return client;
+}
+
+/** The options of each node connection of a cluster (TLS when a seed is `rediss://`). */
+export function clusterNodeOptions(redis: Config['redis'], opts: RedisClientOptions) {
+  const tls = (redis.clusterNodes ?? []).some((url) => url.startsWith('rediss:'));
+  const defaults = connectionOptions(redis, opts);
+  return { ...defaults, socket: { ...defaults.socket, tls } };
+}
+
+function createClusterClient(
+  redis: Config['redis'],
+  nodes: readonly string[],
+  opts: RedisClientOptions,
+) {
+  return createCluster({
+    rootNodes: nodes.map((url) => ({ url })),
+    defaults: clusterNodeOptions(redis, opts),
+    commandOptions: { timeout: 0 },
+    // Re-read the slot map 1 s into a node's reconnects (node-redis waits 5 s): a failover
+    // (cluster-node-timeout + ~1 s) is then followed about a second after it happened.
+    topologyRefreshOnReconnectionAttemptStrategy: 1000,
+  });
 }
 
 /**
@@ -93,5 +149,37 @@ export function watchRedisErrors(
     if (down) logger.info({ redis: url, client: name, failures }, 'Redis connection restored');
     down = false;
     failures = 0;
+  });
+}
+
+/**
+ * A cluster client reports a node's trouble as `node-error` (not `error`): logged once per
+ * outage of each node, with the node's address, and its recovery on `node-ready`.
+ */
+function watchClusterNodes(cluster: RedisClusterClient, logger: Logger, name: string): void {
+  const failures = new Map<string, number>();
+  const address = (node: unknown) => {
+    const n = node as { host?: string; port?: number } | undefined;
+    return `${n?.host ?? '?'}:${n?.port ?? '?'}`;
+  };
+  cluster.on('node-error', (err: unknown, node: unknown) => {
+    const at = address(node);
+    const count = (failures.get(at) ?? 0) + 1;
+    failures.set(at, count);
+    if (count === 1 || count % 50 === 0) {
+      const message = err instanceof Error ? err.message : String(err);
+      logger.error(
+        { redis: at, client: name, err: message, failures: count },
+        `Redis cluster node ${at} unreachable (${message}); the cluster client retries ` +
+          'and follows a failover. Check the node, and REDIS_CLUSTER_NODES / REDIS_PASSWORD.',
+      );
+    }
+  });
+  cluster.on('node-ready', (node: unknown) => {
+    const at = address(node);
+    const count = failures.get(at);
+    if (count === undefined) return;
+    failures.delete(at);
+    logger.info({ redis: at, client: name, failures: count }, 'Redis cluster node reachable again');
   });
 }

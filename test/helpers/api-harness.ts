@@ -5,12 +5,15 @@ import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import type { Config } from '../../src/config/config.js';
 import type { Logger } from '../../src/logging/logger.js';
 import type { EventPublisher, MessageEvent } from '../../src/messages/message-events.js';
-import { escapeGlob, RedisKeys } from '../../src/redis/keys.js';
+import { keySpaceOf, type KeySpace } from '../../src/redis/key-space.js';
+import { escapeGlob, type RedisKeys } from '../../src/redis/keys.js';
 
 /** An API process started in-process on port 0, recording the events it publishes. */
 export interface TestApi {
   api: ApiServer;
   url: string;
+  space: KeySpace;
+  /** The keys of a single partition (`space.shared`): the tests run on one. */
   keys: RedisKeys;
   /** Every event the API published, oldest first; they reach ws clients as usual. */
   events: MessageEvent[];
@@ -46,13 +49,15 @@ class RecordingPublisher implements EventPublisher {
 
 export async function startTestApi(config: Config, logger: Logger): Promise<TestApi> {
   const publisher = new RecordingPublisher();
+  const space = keySpaceOf(config.redis);
   const api = await startApiServer(config, logger, { publisher });
   publisher.bus = api.realtime.publisher;
   await api.ready;
   return {
     api,
     url: api.url,
-    keys: new RedisKeys(config.redis.keyPrefix),
+    space,
+    keys: space.shared,
     events: publisher.events,
     close: () => api.close(),
   };

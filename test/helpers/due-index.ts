@@ -1,4 +1,5 @@
-import { RedisKeys } from '../../src/redis/keys.js';
+import { KeySpace } from '../../src/redis/key-space.js';
+import type { RedisKeys } from '../../src/redis/keys.js';
 import type { ScriptRunner } from '../../src/redis/lua-script.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 
@@ -10,7 +11,7 @@ interface DueReader {
 }
 
 /**
- * Entries of the whole due index, counted from the sets themselves (not from the slots'
+ * Entries of the whole due index of one partition, counted from the sets themselves (not from the slots'
  * counter): the per-key index plus every slot (src/redis/scripts/lib/due-slots.lua).
  */
 export async function dueEntryCount(redis: DueReader, keys: RedisKeys): Promise<number> {
@@ -47,8 +48,8 @@ export async function dropDueEntry(
 
 /**
  * A cache entry's value as the API reads it (a message entry's pointer followed), or null.
- * `key` is a full name, so the records need no prefix.
+ * `key` is a full name, so the records need no key space of the test's.
  */
 export async function cachedValue(redis: ScriptRunner, key: string): Promise<string | null> {
-  return new MessageCacheRecords(redis, new RedisKeys()).read(key);
+  return new MessageCacheRecords(redis, KeySpace.single()).read(key);
 }

@@ -1,7 +1,10 @@
-import { MongoClient, ObjectId, type Collection } from 'mongodb';
+import { Writable } from 'node:stream';
+import { MongoClient, type Collection } from 'mongodb';
+import { pino } from 'pino';
 import { createClient } from 'redis';
 import type { Config } from '../../src/config/config.js';
 import { ExpiryDaemon, type ExpiryDaemonOptions } from '../../src/expiry/expiry-daemon.js';
+import type { PersistShadows } from '../../src/expiry/persist-pipeline.js';
 import type { Logger } from '../../src/logging/logger.js';
 import {
   messageJson,
@@ -11,12 +14,27 @@ import {
 } from '../../src/messages/message.js';
 import { MessageStore } from '../../src/messages/message-store.js';
 import { createMongoClient } from '../../src/mongo/mongo-client.js';
-import { RedisKeys } from '../../src/redis/keys.js';
+import { KeySpace, keySpaceOf } from '../../src/redis/key-space.js';
+import type { RedisKeys } from '../../src/redis/keys.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import {
+  createRedisClient,
+  type RedisClient,
+  type RedisNodeClient,
+} from '../../src/redis/redis-client.js';
 import { dueEntryCount } from './due-index.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from './servers.js';
 import { createTestContext, type TestContext } from './test-context.js';
+
+/**
+ * Where the fixtures' keys live: a key space, or the keys of one untagged partition (the
+ * default deployment), which is the key space of that prefix.
+ */
+export type FixtureKeys = KeySpace | RedisKeys;
+
+function spaceOf(keys: FixtureKeys): KeySpace {
+  return keys instanceof KeySpace ? keys : KeySpace.single(keys.prefix);
+}
 
 /**
  * How {@link seedMessages} sends: a TTL, or `atMs`, one time (ms, Redis clock = this
@@ -33,32 +51,34 @@ export type SeedOptions = ({ ttlSeconds: number } | { atMs: number }) & {
 
 /**
  * Sends `count` messages into the cache exactly as the API's send path does, through the
- * same typed call (entry, due index, shadow and pending entry when `shadow`), and returns
- * them.
+ * same typed call (entry, due index, shadow and pending entry when `shadow`, each in the
+ * partition of its conversation), and returns them.
  */
 export async function seedMessages(
-  redis: RedisClient,
-  keys: RedisKeys,
+  redis: RedisNodeClient,
+  keys: FixtureKeys,
   count: number,
   opts: SeedOptions,
 ): Promise<Message[]> {
+  const space = spaceOf(keys);
   const users = opts.users ?? 10;
   const messages: Message[] = [];
   const base = Date.now();
   for (let i = 0; i < count; i++) {
     const sender = `u${i % users}`;
-    const receiver = `u${(i + 1 + (i % 3)) % users}`;
+    const other = `u${(i + 1 + (i % 3)) % users}`;
+    const receiver = other === sender ? `u${(i + 1) % users}` : other;
     messages.push({
-      id: new ObjectId().toHexString(),
+      id: space.newMessageId(sender, receiver),
       senderId: sender,
-      receiverId: receiver === sender ? `u${(i + 1) % users}` : receiver,
+      receiverId: receiver,
       content: `message ${i}`,
       imageUrl: null,
       publicId: null,
       createdAt: new Date(base + i).toISOString(),
     });
   }
-  const records = new MessageCacheRecords(redis, keys);
+  const records = new MessageCacheRecords(redis, space);
   const ttl = 'atMs' in opts ? { atMs: opts.atMs } : opts.ttlSeconds;
   const sendOne = (m: Message) => {
     const json = messageJson(m);
@@ -75,27 +95,82 @@ export async function seedMessages(
 /** What {@link daemonRecords} answers once every expiration was processed. */
 export const NO_RECORDS = { due: 0, inflight: 0, shadow: 0, attempts: 0, dead: 0 };
 
-/** Sizes of the daemon's records: all zero once every expiration was processed. */
-export async function daemonRecords(redis: RedisClient, keys: RedisKeys) {
-  const [due, inflight, shadow, attempts, dead] = await Promise.all([
-    dueEntryCount(redis, keys),
-    redis.zCard(keys.inflight),
-    redis.hLen(keys.shadow),
-    redis.hLen(keys.attempts),
-    redis.hLen(keys.dead),
-  ]);
-  return { due, inflight, shadow, attempts, dead };
+/** Sizes of the daemon's records, summed over the partitions: all zero once every expiration was processed. */
+export async function daemonRecords(redis: RedisClient, keys: FixtureKeys) {
+  const sums = { ...NO_RECORDS };
+  for (const p of spaceOf(keys).partitions) {
+    const [due, inflight, shadow, attempts, dead] = await Promise.all([
+      dueEntryCount(redis, p),
+      redis.zCard(p.inflight),
+      redis.hLen(p.shadow),
+      redis.hLen(p.attempts),
+      redis.hLen(p.dead),
+    ]);
+    sums.due += due;
+    sums.inflight += inflight;
+    sums.shadow += shadow;
+    sums.attempts += attempts;
+    sums.dead += dead;
+  }
+  return sums;
 }
 
 /** Entries left in the `pending:{a}:{b}` sets of the conversations of `messages`. */
 export async function pendingCount(
-  redis: RedisClient,
-  keys: RedisKeys,
+  redis: RedisNodeClient,
+  keys: FixtureKeys,
   messages: Message[],
 ): Promise<number> {
-  const pendingKeys = new Set(messages.map((m) => keys.pending(m.senderId, m.receiverId)));
+  const space = spaceOf(keys);
+  const pendingKeys = new Set(
+    messages.map((m) =>
+      space.forConversation(m.senderId, m.receiverId).pending(m.senderId, m.receiverId),
+    ),
+  );
   const sizes = await Promise.all([...pendingKeys].map((k) => redis.zCard(k)));
   return sizes.reduce((a, b) => a + b, 0);
+}
+
+/** What {@link slowPersist} saw: calls, shadows, and the most bulk writes at once. */
+export interface PersistLog {
+  calls: number;
+  shadows: number;
+  running: number;
+  maxRunning: number;
+}
+
+/** The real persistence, `delayMs` slower, logging how many writes overlap. */
+export function slowPersist(delayMs: number): { persist: PersistShadows; log: PersistLog } {
+  const log: PersistLog = { calls: 0, shadows: 0, running: 0, maxRunning: 0 };
+  const persist: PersistShadows = async (messages, shadows) => {
+    log.calls++;
+    log.shadows += shadows.length;
+    log.running++;
+    log.maxRunning = Math.max(log.maxRunning, log.running);
+    try {
+      // Holds the bulk write open long enough for writes of one daemon to overlap.
+      await new Promise((r) => setTimeout(r, delayMs));
+      return await messages.insertMissing(shadows);
+    } finally {
+      log.running--;
+    }
+  };
+  return { persist, log };
+}
+
+/** A debug-level logger whose lines (parsed) land in `lines`. */
+export function capturingLogger(lines: Array<{ msg?: string }>): Logger {
+  return pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) {
+          if (line) lines.push(JSON.parse(line) as { msg?: string });
+        }
+        cb();
+      },
+    }),
+  );
 }
 
 /** A daemon with the clients it works on. */
@@ -131,6 +206,8 @@ export async function createTestDaemon(
 
 /** Where a file's daemon tests run. */
 export interface ExpiryTestbedOptions {
+  /** Variables of the test's config (e.g. `REDIS_PARTITIONS`). */
+  env?: Record<string, string>;
   /**
    * Servers of the file's own, read before each test (so servers a `before` hook started
    * are up by then). @defaultValue the shared servers
@@ -141,9 +218,12 @@ export interface ExpiryTestbedOptions {
 /** What {@link useExpiryTestbed} sets up before each test (fields are valid inside tests). */
 export interface ExpiryTestbed {
   ctx: TestContext;
+  /** The test's key space (`keySpaceOf` its config). */
+  space: KeySpace;
+  /** The shared keys; with one partition (the default), also that partition's. */
   keys: RedisKeys;
   /** A plain client on the test's Redis (no key prefix: use `keys`). */
-  redis: RedisClient;
+  redis: RedisNodeClient;
   /** The test's messages collection, on a client of the test's own. */
   messages: Collection<MessageDoc>;
   /** Daemons of the test (made by {@link ExpiryTestbed.daemon}): all stopped after it. */
@@ -171,9 +251,10 @@ export function useExpiryTestbed(name: string, opts: ExpiryTestbedOptions = {}):
   let ownRedis: ThrowawayRedis | undefined;
 
   async function open(on: { redisUrl: string; mongoUri: string }): Promise<void> {
-    bed.ctx = createTestContext(name, { PERSISTENCE_MODE: 'write-behind' }, on);
-    bed.keys = new RedisKeys(bed.ctx.config.redis.keyPrefix);
-    bed.redis = createClient({ url: bed.ctx.config.redis.url }) as RedisClient;
+    bed.ctx = createTestContext(name, { PERSISTENCE_MODE: 'write-behind', ...opts.env }, on);
+    bed.space = keySpaceOf(bed.ctx.config.redis);
+    bed.keys = bed.space.shared;
+    bed.redis = createClient({ url: bed.ctx.config.redis.url }) as RedisNodeClient;
     bed.redis.on('error', () => {});
     await bed.redis.connect();
     mongo = new MongoClient(bed.ctx.config.mongo.uri);

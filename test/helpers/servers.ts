@@ -7,6 +7,11 @@ import {
   type RunningMongo,
 } from '../../src/local/mongo-server.js';
 import { freePort } from '../../src/local/port-probe.js';
+import {
+  freeClusterPorts,
+  startRedisCluster,
+  type RunningCluster,
+} from '../../src/local/redis-cluster.js';
 import { startRedisServer, type RunningRedis } from '../../src/local/redis-server.js';
 
 /**
@@ -41,6 +46,42 @@ export async function startThrowawayRedis(
       rmSync(dir, { recursive: true, force: true });
     },
     restart: () => startThrowawayRedis({ ...opts, port, dir }),
+  };
+}
+
+export interface ThrowawayCluster extends RunningCluster {
+  dir: string;
+  /** Stops every node and removes the directory. */
+  dispose(): Promise<void>;
+}
+
+/** A Redis Cluster (3 masters + 3 replicas unless asked, persistence off) of child processes. */
+export async function startThrowawayCluster(
+  opts: { masters?: number; replicas?: number; extraArgs?: string[] } = {},
+): Promise<ThrowawayCluster> {
+  const replicas = opts.replicas ?? 1;
+  const ports = await freeClusterPorts((opts.masters ?? 3) * (replicas + 1));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'chat-cluster-'));
+  let running: RunningCluster;
+  try {
+    running = await startRedisCluster({
+      ports,
+      dir,
+      replicas,
+      persistence: false,
+      extraArgs: opts.extraArgs,
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    ...running,
+    dir,
+    async dispose() {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

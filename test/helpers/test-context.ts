@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { createClient } from 'redis';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger, type Logger } from '../../src/logging/logger.js';
 import { escapeGlob } from '../../src/redis/keys.js';
+import { createRedisClient } from '../../src/redis/redis-client.js';
+import { scanKeys, unlinkKeys } from '../../src/redis/redis-nodes.js';
 import { sharedServers } from './servers.js';
 
 /**
@@ -19,18 +20,26 @@ export interface TestContext {
   cleanup(): Promise<void>;
 }
 
+const silent = createLogger({ level: 'silent', name: 'test-cleanup' });
+
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
 export function createTestContext(
   name: string,
   env: Record<string, string> = {},
-  servers: { redisUrl: string; mongoUri: string } = sharedServers(),
+  servers:
+    | { redisUrl: string; mongoUri: string }
+    | { clusterNodes: string; mongoUri: string } = sharedServers(),
 ): TestContext {
+  const redisVar =
+    'clusterNodes' in servers
+      ? { REDIS_CLUSTER_NODES: servers.clusterNodes }
+      : { REDIS_URL: servers.redisUrl };
   const id = `${name.replace(/[^a-z0-9]/gi, '').slice(0, 20)}_${randomBytes(4).toString('hex')}`;
   const base = {
     NODE_ENV: 'test',
     PORT: '0',
-    REDIS_URL: servers.redisUrl,
+    ...redisVar,
     MONGODB_URI: servers.mongoUri,
     MONGODB_DB: `t_${id}`,
     REDIS_KEY_PREFIX: `t:${id}:`,
@@ -50,14 +59,12 @@ export function createTestContext(
     logger: createLogger({ level: config.logLevel, name: `test:${name}` }),
     configWith,
     async cleanup() {
-      const redis = createClient({ url: servers.redisUrl });
-      redis.on('error', () => {});
+      // The servers' own Redis: `env` may point the context's config elsewhere (a dead port).
+      const redis = createRedisClient(loadConfig(base).redis, silent, { name: 'test-cleanup' });
       await redis.connect();
-      for await (const keys of redis.scanIterator({
-        MATCH: `${escapeGlob(config.redis.keyPrefix)}*`,
-        COUNT: 1000,
-      })) {
-        if (keys.length) await redis.unlink(keys);
+      const match = `${escapeGlob(config.redis.keyPrefix)}*`;
+      for await (const keys of scanKeys(redis, { MATCH: match, COUNT: 1000 })) {
+        await unlinkKeys(redis, keys);
       }
       await redis.close();
       const mongo = new MongoClient(servers.mongoUri);

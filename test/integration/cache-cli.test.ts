@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { runCacheCli, type CliIo } from '../../src/cli/cache-cli.js';
 import { EXIT } from '../../src/cli/cli-error.js';
 import { RedisKeys } from '../../src/redis/keys.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import { dueDeadline, dueEntryCount } from '../helpers/due-index.js';
 import { call, signupUser, startTestApi, type TestApi } from '../helpers/api-harness.js';
 import { seedMessages } from '../helpers/expiry-fixtures.js';
@@ -31,13 +31,13 @@ async function cli(ctx: TestContext, args: string[], answer = false) {
 describe('cache CLI against a real Redis and MongoDB', function () {
   this.timeout(30000);
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
 
   before(async () => {
     ctx = createTestContext('cli');
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
-    redis = createClient({ url: ctx.config.redis.url }) as RedisClient;
+    redis = createClient({ url: ctx.config.redis.url }) as RedisNodeClient;
     await redis.connect();
   });
   after(async () => {

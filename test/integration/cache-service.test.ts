@@ -2,21 +2,22 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { CacheService } from '../../src/cache/cache-service.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { dueDeadline } from '../helpers/due-index.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 describe('CacheService (the guide’s cache service, on a real Redis)', function () {
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
   let cache: CacheService;
   let lines: string[];
 
   before(async function () {
     ctx = createTestContext('cachesvc');
-    redis = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test' });
+    redis = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test' });
     await redis.connect();
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
     lines = [];
@@ -28,7 +29,11 @@ describe('CacheService (the guide’s cache service, on a real Redis)', function
         done();
       },
     });
-    cache = new CacheService({ redis, keys, logger: pino({ level: 'debug' }, sink) });
+    cache = new CacheService({
+      redis,
+      space: KeySpace.single(keys.prefix),
+      logger: pino({ level: 'debug' }, sink),
+    });
   });
 
   after(async function () {
@@ -129,7 +134,13 @@ describe('CacheService (the guide’s cache service, on a real Redis)', function
 
   it('refuses a TTL below 1 s', async function () {
     assert.throws(
-      () => new CacheService({ redis, keys, logger: ctx.logger, defaultTtlSeconds: 0 }),
+      () =>
+        new CacheService({
+          redis,
+          space: KeySpace.single(keys.prefix),
+          logger: ctx.logger,
+          defaultTtlSeconds: 0,
+        }),
       TypeError,
     );
     await assert.rejects(cache.setCache('message:ee', {}, 0), TypeError);

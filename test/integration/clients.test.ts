@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/logging/logger.js';
 import { createMongoClient, connectMongoWithRetry } from '../../src/mongo/mongo-client.js';
-import { createRedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient } from '../../src/redis/redis-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -14,7 +14,7 @@ describe('client factories against real servers', function () {
   it('the Redis client connects, and reconnects by itself after the server restarts', async () => {
     const server = await startThrowawayRedis({ persistence: true });
     const config = loadConfig({ REDIS_URL: server.url, REDIS_DB: '3' });
-    const client = createRedisClient(config.redis, logger, { name: 'test' });
+    const client = createRedisNodeClient(config.redis, logger, { name: 'test' });
     try {
       await client.connect();
       await client.set('k', 'v');
@@ -45,7 +45,10 @@ describe('client factories against real servers', function () {
   it('a fail-fast Redis client rejects commands at once while the server is down', async () => {
     const server = await startThrowawayRedis();
     const config = loadConfig({ REDIS_URL: server.url });
-    const client = createRedisClient(config.redis, logger, { name: 'ff', failFastWhenDown: true });
+    const client = createRedisNodeClient(config.redis, logger, {
+      name: 'ff',
+      failFastWhenDown: true,
+    });
     await client.connect();
     await server.dispose();
     await waitUntil('the client to see the server gone', () => !client.isReady, 5000, 100);
@@ -59,7 +62,7 @@ describe('client factories against real servers', function () {
     const server = await startThrowawayRedis({ extraArgs: ['--requirepass', 's3cret'] });
     try {
       const port = new URL(server.url).port;
-      const good = createRedisClient(
+      const good = createRedisNodeClient(
         loadConfig({ REDIS_URL: `redis://:s3cret@127.0.0.1:${port}` }).redis,
         logger,
         { name: 'auth' },
@@ -73,7 +76,7 @@ describe('client factories against real servers', function () {
       capture.error = ((obj: unknown, msg?: string) => {
         lines.push(`${JSON.stringify(obj)} ${msg ?? ''}`);
       }) as typeof capture.error;
-      const bad = createRedisClient(
+      const bad = createRedisNodeClient(
         loadConfig({ REDIS_URL: `redis://127.0.0.1:${port}` }).redis,
         capture,
         { name: 'noauth' },

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { ConversationCache } from '../../src/messages/conversation-cache.js';
 import { messageJson, type Message } from '../../src/messages/message.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 const SIZE = 5;
@@ -17,7 +18,7 @@ const TTL = 60;
  */
 describe('conversation list (send script + readLatest, on a real Redis)', function () {
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
   let cache: ConversationCache;
   let records: MessageCacheRecords;
@@ -48,11 +49,16 @@ describe('conversation list (send script + readLatest, on a real Redis)', functi
 
   before(async function () {
     ctx = createTestContext('convlist');
-    redis = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test' });
+    redis = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test' });
     await redis.connect();
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
-    cache = new ConversationCache({ redis, keys, ttlSeconds: TTL, size: SIZE });
-    records = new MessageCacheRecords(redis, keys);
+    cache = new ConversationCache({
+      redis,
+      space: KeySpace.single(keys.prefix),
+      ttlSeconds: TTL,
+      size: SIZE,
+    });
+    records = new MessageCacheRecords(redis, KeySpace.single(keys.prefix));
   });
 
   beforeEach(async function () {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { CacheService } from '../../src/cache/cache-service.js';
 import { ExpiryScripts } from '../../src/redis/records/expiry-scripts.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { RedisKeys } from '../../src/redis/keys.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import { dueDeadline, dueEntryCount } from '../helpers/due-index.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -23,7 +24,7 @@ return 1`,
  */
 describe('due index slots (real Redis)', function () {
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
   let scripts: ExpiryScripts;
   let cache: CacheService;
@@ -35,11 +36,11 @@ describe('due index slots (real Redis)', function () {
 
   before(async function () {
     ctx = createTestContext('dueslots');
-    redis = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test' });
+    redis = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test' });
     await redis.connect();
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
     scripts = new ExpiryScripts(redis, keys);
-    cache = new CacheService({ redis, keys, logger: ctx.logger });
+    cache = new CacheService({ redis, space: KeySpace.single(keys.prefix), logger: ctx.logger });
   });
 
   afterEach(async function () {

@@ -5,7 +5,7 @@ import type { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
 import type { MessageStore } from '../../src/messages/message-store.js';
 import type { MessageShadow } from '../../src/messages/message.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
   NO_RECORDS,
@@ -18,7 +18,7 @@ import { waitUntil } from '../helpers/wait.js';
 describe('expiry daemon: dead letters', function () {
   this.timeout(30000);
   const bed = useExpiryTestbed('expiry-dead-letter');
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
   let dead: DeadLetters;
   let daemon: ExpiryDaemon;
@@ -29,7 +29,7 @@ describe('expiry daemon: dead letters', function () {
 
   beforeEach(async () => {
     ({ redis, keys } = bed);
-    dead = new DeadLetters(redis, keys);
+    dead = new DeadLetters(redis, bed.space);
     failing = true;
     daemon = await bed.daemon({
       pollIntervalMs: 100,

@@ -1,72 +1,29 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { ObjectId } from 'mongodb';
-import { pino } from 'pino';
 import type { ExpiryDaemon, ExpiryDaemonOptions } from '../../src/expiry/expiry-daemon.js';
-import type { PersistShadows } from '../../src/expiry/persist-pipeline.js';
 import type { Logger } from '../../src/logging/logger.js';
 import type { Message } from '../../src/messages/message.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import {
+  capturingLogger,
   daemonRecords,
   NO_RECORDS,
   pendingCount,
   seedMessages,
+  slowPersist,
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
 import { dueEntryCount } from '../helpers/due-index.js';
 import { waitUntil } from '../helpers/wait.js';
 import type { TestContext } from '../helpers/test-context.js';
 
-/** What {@link slowPersist} saw: calls, shadows, and the most bulk writes at once. */
-interface PersistLog {
-  calls: number;
-  shadows: number;
-  running: number;
-  maxRunning: number;
-}
-
-/** The real persistence, `delayMs` slower, logging how many writes overlap. */
-function slowPersist(delayMs: number): { persist: PersistShadows; log: PersistLog } {
-  const log: PersistLog = { calls: 0, shadows: 0, running: 0, maxRunning: 0 };
-  const persist: PersistShadows = async (messages, shadows) => {
-    log.calls++;
-    log.shadows += shadows.length;
-    log.running++;
-    log.maxRunning = Math.max(log.maxRunning, log.running);
-    try {
-      // Holds the bulk write open long enough for writes of one daemon to overlap.
-      await new Promise((r) => setTimeout(r, delayMs));
-      return await messages.insertMissing(shadows);
-    } finally {
-      log.running--;
-    }
-  };
-  return { persist, log };
-}
-
-/** A debug-level logger whose lines (parsed) land in `lines`. */
-function capturingLogger(lines: Array<{ msg?: string }>): Logger {
-  return pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) {
-          if (line) lines.push(JSON.parse(line) as { msg?: string });
-        }
-        cb();
-      },
-    }),
-  );
-}
-
 describe('expiry daemon: overlapped persistence', function () {
   this.timeout(60000);
   const bed = useExpiryTestbed('expiry-pipeline');
   const { daemons, storedIds } = bed;
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
 
   const daemon = (opts: ExpiryDaemonOptions = {}, logger?: Logger): Promise<ExpiryDaemon> =>

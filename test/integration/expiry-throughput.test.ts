@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import type { RedisKeys } from '../../src/redis/keys.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
   NO_RECORDS,
@@ -15,7 +15,7 @@ describe('expiry daemon: throughput and exactly-once', function () {
   this.timeout(120000);
   const bed = useExpiryTestbed('expiry-throughput');
   const { daemons } = bed;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
 
   beforeEach(() => {

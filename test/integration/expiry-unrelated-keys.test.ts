@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
   NO_RECORDS,
@@ -20,7 +20,7 @@ describe('expiry daemon: among 500,000 unrelated keys with a 1-hour TTL', functi
 
   before(async () => {
     own = await startThrowawayRedis();
-    const redis = createClient({ url: own.url }) as RedisClient;
+    const redis = createClient({ url: own.url }) as RedisNodeClient;
     redis.on('error', () => {});
     await redis.connect();
     const fill = `for i = 1, tonumber(ARGV[2]) do

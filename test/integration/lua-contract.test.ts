@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { LuaScript } from '../../src/redis/lua-script.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import {
   calledFunctions,
   definedFunctions,
@@ -64,12 +64,12 @@ function contractErrors(name: string, raw: string, loaded: string, globals: Set<
  */
 describe('Lua script contracts (every file in src/redis/scripts, real Redis)', function () {
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let globals: Set<string>;
 
   before(async function () {
     ctx = createTestContext('luacontract');
-    redis = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test' });
+    redis = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test' });
     await redis.connect();
     const names = await redis.eval(GLOBALS_SCRIPT, { keys: [], arguments: [] });
     assert.ok(Array.isArray(names));

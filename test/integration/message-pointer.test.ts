@@ -3,9 +3,10 @@ import { ObjectId } from 'mongodb';
 import { CacheService } from '../../src/cache/cache-service.js';
 import { ConversationCache } from '../../src/messages/conversation-cache.js';
 import { messageJson, type Message } from '../../src/messages/message.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 const SIZE = 5;
@@ -19,7 +20,7 @@ const TTL = 60;
  */
 describe('message entries pointing into the conversation list (real Redis)', function () {
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let keys: RedisKeys;
   let conversations: ConversationCache;
   let cache: CacheService;
@@ -63,12 +64,17 @@ describe('message entries pointing into the conversation list (real Redis)', fun
 
   before(async function () {
     ctx = createTestContext('msgpointer');
-    redis = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test' });
+    redis = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test' });
     await redis.connect();
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
-    conversations = new ConversationCache({ redis, keys, ttlSeconds: TTL, size: SIZE });
-    cache = new CacheService({ redis, keys, logger: ctx.logger });
-    records = new MessageCacheRecords(redis, keys);
+    conversations = new ConversationCache({
+      redis,
+      space: KeySpace.single(keys.prefix),
+      ttlSeconds: TTL,
+      size: SIZE,
+    });
+    cache = new CacheService({ redis, space: KeySpace.single(keys.prefix), logger: ctx.logger });
+    records = new MessageCacheRecords(redis, KeySpace.single(keys.prefix));
   });
 
   beforeEach(async function () {

@@ -4,13 +4,13 @@ import { SignJWT } from 'jose';
 import { cachedValue, dropDueEntry, dueDeadline } from '../helpers/due-index.js';
 import { sharedServers, startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, TEST_JWT_SECRET, type TestContext } from '../helpers/test-context.js';
+import { waitUntil } from '../helpers/wait.js';
 import {
   call,
   clearRedisPrefix,
   inspectMongo,
   inspectRedis,
   signupUser,
-  sleep,
   startTestApi,
   type TestApi,
   type TestUser,
@@ -18,7 +18,7 @@ import {
 import { MessageStore } from '../../src/messages/message-store.js';
 import type { MessageShadow } from '../../src/messages/message.js';
 import { SendIdempotency } from '../../src/messages/send-idempotency.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 
 type Redis = Awaited<ReturnType<typeof inspectRedis>>;
 type Mongo = Awaited<ReturnType<typeof inspectMongo>>;
@@ -554,7 +554,10 @@ describe('messages REST API', function () {
       // A key whose first request is still in flight (here: claimed by a "process" that then
       // stopped) is a retryable 409 with Retry-After, not a conflict.
       const inFlight = `k-flight-${Date.now()}`;
-      await new SendIdempotency({ redis: s.redis as unknown as RedisClient, keys: s.t.keys }).claim(
+      await new SendIdempotency({
+        redis: s.redis as unknown as RedisNodeClient,
+        keys: s.t.keys,
+      }).claim(
         s.carol.id,
         inFlight,
         new ObjectId().toHexString(),
@@ -622,7 +625,7 @@ describe('messages REST API', function () {
       const { ConversationCache } = await import('../../src/messages/conversation-cache.js');
       const conversations = new ConversationCache({
         redis: s.t.api.redis,
-        keys: s.t.keys,
+        space: s.t.space,
         ttlSeconds: 60,
         size: 100,
       });
@@ -831,9 +834,11 @@ describe('messages REST API', function () {
       const m = (await send(s.t, s.alice, s.bob, 'short-lived')).body.message;
       const key = s.t.keys.message(m.id);
       assert.equal(await s.redis.exists(key), 1);
-      const deadline = Date.now() + 4000;
-      while ((await s.redis.exists(key)) === 1 && Date.now() < deadline) await sleep(100);
-      assert.equal(await s.redis.exists(key), 0, 'expired');
+      await waitUntil(
+        'message:{id} to expire',
+        async () => (await s.redis.exists(key)) === 0,
+        4000,
+      );
       const res = await call(s.t.url, 'GET', `/api/messages/${s.bob.id}`, { token: s.alice.token });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-cache'), 'MISS');
@@ -942,7 +947,7 @@ describe('messages REST API', function () {
         const alice = await signupUser(t.url, 'alice');
         const bob = await signupUser(t.url, 'bob');
         await redisServer.stop();
-        await sleep(200);
+        await waitUntil('the API to see Redis gone', () => !t.api.redis.isReady, 5000);
         const sent = await send(t, alice, bob, 'no redis');
         assert.equal(sent.status, 503);
         assert.equal(sent.body.error.code, 'SERVICE_UNAVAILABLE');
@@ -982,6 +987,7 @@ describe('messages REST API', function () {
       );
       const t = await startTestApi(ctx.config, ctx.logger);
       const redis = await inspectRedis(ctx.config);
+      let restarted: Awaited<ReturnType<typeof mongoServer.restart>> | undefined;
       try {
         const alice = await signupUser(t.url, 'alice');
         const bob = await signupUser(t.url, 'bob');
@@ -1012,10 +1018,24 @@ describe('messages REST API', function () {
         const users = await call(t.url, 'GET', '/api/users', { token: alice.token });
         assert.equal(users.status, 503);
         assert.equal(users.body.error.code, 'SERVICE_UNAVAILABLE');
+
+        // Known down: later sends are accepted too (a probe or a skip of MongoDB).
+        const again = await send(t, alice, bob, 'still down');
+        assert.equal(again.status, 202);
+
+        // Back: a probe notices it, and sends are written through again.
+        restarted = await mongoServer.restart();
+        await waitUntil(
+          'sends written through again once MongoDB is back',
+          async () => (await send(t, alice, bob, 'after the outage')).status === 201,
+          20000,
+          100,
+        );
       } finally {
         await t.close();
         await redis.close();
         await clearRedisPrefix(ctx.config);
+        await restarted?.dispose();
         await mongoServer.dispose();
       }
     });

@@ -9,7 +9,7 @@ import { ERROR_CODES } from '../../src/errors/error-codes.js';
 import type { EventPublisher } from '../../src/messages/message-events.js';
 import type { Message } from '../../src/messages/message.js';
 import { RedisKeys } from '../../src/redis/keys.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import { RedisEventBus } from '../../src/realtime/redis-event-bus.js';
 import {
   createRealtimeServer,
@@ -213,13 +213,13 @@ async function refusal(
 describe('realtime ws server (integration)', function () {
   let ctx: TestContext;
   let keys: RedisKeys;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   const cleanups: Array<() => Promise<void>> = [];
 
   before(async function () {
     ctx = createTestContext('realtime');
     keys = new RedisKeys(ctx.config.redis.keyPrefix);
-    redis = createRedisClient(ctx.config.redis, ctx.logger, {
+    redis = createRedisNodeClient(ctx.config.redis, ctx.logger, {
       name: 'test-realtime',
       failFastWhenDown: true,
     });
@@ -744,7 +744,9 @@ describe('realtime ws server (integration)', function () {
 
   describe('across API processes', function () {
     it('delivers a message sent through server 1 to a receiver connected to server 2', async function () {
-      const redis2 = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test-realtime-2' });
+      const redis2 = createRedisNodeClient(ctx.config.redis, ctx.logger, {
+        name: 'test-realtime-2',
+      });
       await redis2.connect();
       cleanups.push(async () => {
         await redis2.close();
@@ -835,7 +837,9 @@ describe('realtime ws server (integration)', function () {
     });
 
     it('gives every socket each event exactly once and in order, on the publishing process and on another', async function () {
-      const redis2 = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test-realtime-2' });
+      const redis2 = createRedisNodeClient(ctx.config.redis, ctx.logger, {
+        name: 'test-realtime-2',
+      });
       await redis2.connect();
       cleanups.push(async () => {
         await redis2.close();
@@ -924,7 +928,7 @@ describe('realtime ws server (integration)', function () {
     });
 
     it('delivers to local sockets even when the PUBLISH fails, and rejects', async function () {
-      const redis3 = createRedisClient(ctx.config.redis, ctx.logger, {
+      const redis3 = createRedisNodeClient(ctx.config.redis, ctx.logger, {
         name: 'test-realtime-3',
         failFastWhenDown: true,
       });

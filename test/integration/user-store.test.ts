@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { MongoClient, ObjectId } from 'mongodb';
 import { USERS_COLLECTION, UserStore, type UserDoc } from '../../src/auth/user-store.js';
 import { RedisKeys } from '../../src/redis/keys.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 /**
@@ -13,14 +13,14 @@ import { createTestContext, type TestContext } from '../helpers/test-context.js'
  */
 describe('UserStore with the shared set of known users', function () {
   let ctx: TestContext;
-  let redis: RedisClient;
+  let redis: RedisNodeClient;
   let mongo: MongoClient;
   let unreachable: MongoClient;
-  let shared: { redis: RedisClient; key: string };
+  let shared: { redis: RedisNodeClient; key: string };
 
   before(async function () {
     ctx = createTestContext('userstore');
-    redis = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test' });
+    redis = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test' });
     await redis.connect();
     shared = { redis, key: new RedisKeys(ctx.config.redis.keyPrefix).knownUsers };
     mongo = new MongoClient(ctx.config.mongo.uri);
@@ -67,7 +67,7 @@ describe('UserStore with the shared set of known users', function () {
   });
 
   it('falls back to MongoDB when Redis is unreachable', async function () {
-    const closed = createRedisClient(ctx.config.redis, ctx.logger, { name: 'test-closed' });
+    const closed = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test-closed' });
     await closed.connect();
     await closed.close();
     const store = UserStore.fromDb(db(), { shared: { redis: closed, key: shared.key } });

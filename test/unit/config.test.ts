@@ -54,6 +54,15 @@ describe('config', () => {
     ['REDIS_PORT', '0', /REDIS_PORT = "0": must be a whole number port from 1 to 65535/],
     ['REDIS_DB', '16', /REDIS_DB = "16": must be a whole number database index from 0 to 15/],
     ['REDIS_KEY_PREFIX', 'a b', /REDIS_KEY_PREFIX = "a b": may hold only/],
+    ['REDIS_KEY_PREFIX', 'a{b}', /REDIS_KEY_PREFIX = "a\{b\}": may hold only/],
+    [
+      'REDIS_PARTITIONS',
+      '0',
+      /REDIS_PARTITIONS = "0": must be a whole number of partitions from 1 to 1024/,
+    ],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1', /REDIS_CLUSTER_NODES = "127.0.0.1": must be a comma/],
+    ['REDIS_CLUSTER_NODES', 'a:1,,b:2', /REDIS_CLUSTER_NODES = "a:1,,b:2": must be a comma/],
+    ['REDIS_CLUSTER_NODES', 'redis://a:1/2', /REDIS_CLUSTER_NODES/],
     ['MONGODB_URI', 'postgres://x', /MONGODB_URI = "postgres:\/\/x": must be a mongodb:\/\//],
     ['MONGODB_DB', 'a/b', /MONGODB_DB = "a\/b"/],
     [
@@ -192,6 +201,28 @@ describe('config', () => {
       /REDIS_DB: \(3\) contradicts the database \/2 in REDIS_URL/,
     );
     assert.equal(loadConfig({ REDIS_URL: 'redis://h:1/2', REDIS_DB: '2' }).redis.db, 2);
+  });
+
+  it('runs on a cluster with REDIS_CLUSTER_NODES: 16 partitions, database 0, no local Redis', () => {
+    const c = loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.1:7000 , rediss://10.0.0.2:7001 ' });
+    assert.deepEqual(c.redis.clusterNodes, ['redis://10.0.0.1:7000', 'rediss://10.0.0.2:7001']);
+    assert.equal(c.redis.url, 'redis://10.0.0.1:7000', 'the first seed, for the logs');
+    assert.equal(c.redis.partitions, 16);
+    assert.equal(c.redis.isLocalDefault, false);
+    assert.equal(
+      loadConfig({ REDIS_CLUSTER_NODES: 'h:1', REDIS_PARTITIONS: '4' }).redis.partitions,
+      4,
+    );
+    assert.equal(loadConfig({}).redis.partitions, 1);
+    assert.equal(loadConfig({}).redis.clusterNodes, undefined);
+    assert.match(
+      failure({ REDIS_CLUSTER_NODES: 'h:1', REDIS_URL: 'redis://h:2' }).message,
+      /^Invalid configuration: REDIS_CLUSTER_NODES: and REDIS_URL are both set; set only one/,
+    );
+    assert.match(
+      failure({ REDIS_CLUSTER_NODES: 'h:1', REDIS_DB: '2' }).message,
+      /REDIS_DB: must be 0 on a cluster/,
+    );
   });
 
   it('masks the MongoDB password for logs', () => {

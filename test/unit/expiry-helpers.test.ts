@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { KeyeventSubscriber } from '../../src/expiry/keyevent-subscriber.js';
+import { PersistSlots } from '../../src/expiry/persist-slots.js';
 import { retryBackoff } from '../../src/expiry/retry-backoff.js';
 
 describe('expiry helpers', () => {
@@ -21,5 +22,27 @@ describe('expiry helpers', () => {
       const late = retryBackoff(40, 500, 60000);
       assert.ok(late >= 30000 && late <= 60000, `late ${late}`);
     }
+  });
+
+  it('shares persist slots among waiters, first come first served', async () => {
+    const slots = new PersistSlots(2);
+    assert.equal(slots.tryAcquire(), true);
+    assert.equal(slots.tryAcquire(), true);
+    assert.equal(slots.tryAcquire(), false);
+    const served: string[] = [];
+    const a = slots.acquire().then(() => served.push('a'));
+    const b = slots.acquire().then(() => served.push('b'));
+    slots.release();
+    await a;
+    assert.deepEqual(served, ['a']);
+    assert.equal(slots.tryAcquire(), false, 'a waiter is still queued');
+    slots.release();
+    await b;
+    assert.deepEqual(served, ['a', 'b']);
+    assert.equal(slots.inUse, 2);
+    slots.release();
+    slots.release();
+    assert.equal(slots.inUse, 0);
+    assert.throws(() => new PersistSlots(0), TypeError);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
+import { ObjectId } from 'mongodb';
 import { AppError } from '../../src/errors/app-error.js';
 import {
   IdempotentSend,
@@ -47,10 +48,11 @@ function records(claims: IdempotencyClaim[], opts: { doneFails?: boolean } = {})
 /** An attempt whose steps are recorded in `calls`; `fail` makes one step throw. */
 function attempt(
   calls: string[],
-  fail: { admit?: Error; write?: Error } = {},
+  fail: { admit?: Error; write?: Error; findStored?: Error } = {},
   stored: Stored | null = null,
 ): SendAttempt {
   return {
+    newId: () => new ObjectId().toHexString(),
     async admit() {
       calls.push('admit');
       if (fail.admit) throw fail.admit;
@@ -62,6 +64,7 @@ function attempt(
     },
     async findStored(id) {
       calls.push(`findStored ${id}`);
+      if (fail.findStored) throw fail.findStored;
       return stored;
     },
   };
@@ -197,6 +200,21 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
       failure,
     );
     assert.equal(calls.at(-1), `abandon ${ID}`);
+  });
+
+  it('abandons a takeover that could not tell what was stored, so the next retry need not wait a lease', async function () {
+    const { calls, idempotency } = records([{ state: 'takeover', id: ID }]);
+    const down = new Error('the shard is failing over');
+    await assert.rejects(
+      new IdempotentSend({ idempotency, logger }).run(
+        'u',
+        'k',
+        'h',
+        attempt(calls, { findStored: down }),
+      ),
+      down,
+    );
+    assert.deepEqual(calls, ['claim', `findStored ${ID}`, `abandon ${ID}`]);
   });
 
   it('answers a written message even when recording it done fails', async function () {

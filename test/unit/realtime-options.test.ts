@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { pino } from 'pino';
 import { RedisKeys } from '../../src/redis/keys.js';
-import type { RedisClient } from '../../src/redis/redis-client.js';
+import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import type { RedisEventBus } from '../../src/realtime/redis-event-bus.js';
 import {
   REALTIME_DEFAULTS,
@@ -12,7 +12,7 @@ import {
 
 describe('resolveRealtimeOptions', function () {
   // Never connected: option checks must not touch Redis.
-  const redis = {} as RedisClient;
+  const redis = {} as RedisNodeClient;
   const bus = {} as RedisEventBus;
   const base: RealtimeServerOptions = {
     server: http.createServer(),

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { AuthUser } from '../../auth/token-service.js';
 import { readStats } from '../../metrics/shared-stats.js';
-import type { RedisKeys } from '../../redis/keys.js';
+import type { KeySpace } from '../../redis/key-space.js';
 import type { RedisClient } from '../../redis/redis-client.js';
 import { withBackendErrors } from '../../errors/backend-errors.js';
 import { requireAuth } from '../middleware/require-auth.js';
@@ -13,13 +13,13 @@ import { requireAuth } from '../middleware/require-auth.js';
  */
 export function statsRoutes(deps: {
   redis: RedisClient;
-  keys: RedisKeys;
+  space: KeySpace;
   verifyToken: (token: string) => Promise<AuthUser>;
 }): Router {
   const router = new Router();
   router.get('/api/stats', requireAuth(deps.verifyToken), async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await withBackendErrors(() => readStats(deps.redis, deps.keys));
+    ctx.body = await withBackendErrors(() => readStats(deps.redis, deps.space));
   });
   return router;
 }

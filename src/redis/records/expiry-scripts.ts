@@ -65,8 +65,10 @@ const scripts = {
 
 /**
  * Typed calls of the expiry daemon's Lua scripts (`src/redis/scripts/expiry-*.lua`; each
- * file documents its KEYS, ARGV and output). Replies are checked here, in one place, so
- * the daemon never handles raw Redis arrays.
+ * file documents its KEYS, ARGV and output) on the records of one partition: every key a
+ * call names, cache keys and pending keys included, must be of that partition (one hash
+ * slot on a cluster). Replies are checked here, in one place, so the daemon never handles
+ * raw Redis arrays.
  */
 export class ExpiryScripts {
   constructor(

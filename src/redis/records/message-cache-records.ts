@@ -1,3 +1,4 @@
+import type { KeySpace } from '../key-space.js';
 import type { RedisKeys } from '../keys.js';
 import { LuaScript, type ScriptRunner } from '../lua-script.js';
 import { replyArray, replyFlag, replyInteger, replyText } from './script-reply.js';
@@ -35,7 +36,10 @@ export interface SendWrite {
   listSize: number;
   /** The `MessageShadow` JSON the daemon persists; absent when MongoDB has the message. */
   shadow?: string;
-  /** Count the send on this counter first; nothing is written when it is over the limit. */
+  /**
+   * Count the send on this counter first; nothing is written when it is over the limit.
+   * One node only: on a cluster the counter is in another slot than the partition.
+   */
   rateLimit?: SendCounter;
 }
 
@@ -73,7 +77,7 @@ const scripts = {
 export class MessageCacheRecords {
   constructor(
     private readonly redis: ScriptRunner,
-    private readonly keys: RedisKeys,
+    private readonly space: KeySpace,
   ) {}
 
   /**
@@ -82,12 +86,11 @@ export class MessageCacheRecords {
    */
   async send(message: MessageRef, write: SendWrite): Promise<SendOutcome> {
     const counter = write.rateLimit;
+    const keys = this.writeKeys(message);
+    // Without a counter KEYS[8] is unused: one of the partition's keys, so a cluster sees one slot.
     const reply = await scripts.send.run(
       this.redis,
-      [
-        ...this.writeKeys(message),
-        counter ? counter.keys[0] : this.keys.rateLimit(message.senderId),
-      ],
+      [...keys, counter ? counter.keys[0] : keys[0]!],
       [
         write.json,
         ttlArgument(write.ttl),
@@ -128,7 +131,7 @@ export class MessageCacheRecords {
     ttl: Ttl,
   ): Promise<boolean> {
     if (messages.length === 0) return false; // Redis has no empty lists.
-    const k = this.keys;
+    const k = this.space.forConversation(a, b);
     const reply = await scripts.fill.run(
       this.redis,
       [k.conversation(a, b), k.conversationGeneration(a, b), k.due],
@@ -152,10 +155,17 @@ export class MessageCacheRecords {
   async cacheOne(key: string, value: string, ttl: Ttl, guard?: CacheGuard): Promise<boolean> {
     const reply = await scripts.cacheOne.run(
       this.redis,
-      [key, this.keys.dueSlots, guard ? guard.key : key],
+      [key, this.partitionOf(key).dueSlots, guard ? guard.key : key],
       [value, ttlArgument(ttl), guard ? '1' : '0', guard?.value ?? ''],
     );
     return replyFlag(reply, scripts.cacheOne.name);
+  }
+
+  /** The partition of a full key name; a key outside the key space is a caller's bug. */
+  private partitionOf(key: string): RedisKeys {
+    const keys = this.space.forKey(key);
+    if (!keys) throw new TypeError(`not a key of this application: ${key}`);
+    return keys;
   }
 
   /**
@@ -163,7 +173,7 @@ export class MessageCacheRecords {
    * scripts: entry, conversation list, generation, due index, shadows, pending, due slots.
    */
   private writeKeys(m: Omit<MessageRef, 'createdAt'>): string[] {
-    const k = this.keys;
+    const k = this.space.forConversation(m.senderId, m.receiverId);
     return [
       k.message(m.id),
       k.conversation(m.senderId, m.receiverId),

@@ -17,7 +17,7 @@
 -- whose key was set anew after it expired (its old entry unclaimed) is stale: the key is
 -- alive with a later PEXPIRETIME, and the claim drops it (the later entry stands for both,
 -- as one member per key did before).
--- Slot names are built from the index's name: these scripts assume one node, not a Cluster.
+-- Slot names are built from the index's name, so they share its partition's hash tag.
 --!include lib/chunked-call.lua
 local SLOT_MS = 100
 local SLOT_FULL = 120

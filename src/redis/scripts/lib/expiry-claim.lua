@@ -5,7 +5,7 @@
 -- reclaimed lease is not unlinked again: its first claim did that, and the key may have
 -- been cached anew since (with a new deadline in the due index). `seen`, when given, gets
 -- every key, so that the slot part of the same claim skips them.
--- Cache keys are named by the due index, not by KEYS: these scripts assume one node.
+-- Cache keys are named by the due index, not by KEYS: they carry its partition's hash tag.
 --!include lib/chunked-call.lua
 local function claimEntries(records, out, token, keys, deadlines, reclaimed, seen)
   if #keys == 0 then
