@@ -13,6 +13,7 @@ import { MessageStore } from '../messages/message-store.js';
 import { SendIdempotency } from '../messages/send-idempotency.js';
 import { SendRateLimiter } from '../messages/send-rate-limiter.js';
 import { keySpaceOf, type KeySpace } from '../redis/key-space.js';
+import { ReplicaWait } from '../redis/replica-wait.js';
 import type { RedisClient } from '../redis/redis-client.js';
 
 export interface ApiServiceDeps {
@@ -94,6 +95,14 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
     ttlSeconds: config.cache.ttlSeconds,
     conversationSize: config.cache.conversationSize,
     observer: deps.observer,
+    replicaWait:
+      config.redis.waitReplicas.count > 0
+        ? new ReplicaWait(
+            redis,
+            config.redis.waitReplicas.count,
+            config.redis.waitReplicas.timeoutMs,
+          )
+        : undefined,
   });
   return {
     space,

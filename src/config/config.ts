@@ -67,6 +67,11 @@ export interface Config {
     readonly partitions: number;
     /** Seed nodes (`redis[s]://host:port`) of a Redis Cluster; undefined = one node at `url`. */
     readonly clusterNodes: readonly string[] | undefined;
+    /**
+     * A send acknowledged while its message is only in Redis waits until `count` replicas
+     * have it (`WAIT count timeoutMs`); 0 = no wait. @defaultValue { count: 0, timeoutMs: 1000 }
+     */
+    readonly waitReplicas: { readonly count: number; readonly timeoutMs: number };
     /** True when neither REDIS_URL nor REDIS_HOST was set: the local default is in use. */
     readonly isLocalDefault: boolean;
   };
@@ -244,6 +249,8 @@ const vars = {
     .default(''),
   REDIS_PARTITIONS: intVar(1, MAX_REDIS_PARTITIONS, 'of partitions').optional(),
   REDIS_CLUSTER_NODES: clusterNodesVar.optional(),
+  REDIS_WAIT_REPLICAS: intVar(0, 16, 'of replicas').default(0),
+  REDIS_WAIT_TIMEOUT_MS: intVar(10, 60000, 'of milliseconds').default(1000),
   MONGODB_URI: z
     .string()
     .trim()
@@ -300,6 +307,8 @@ const API_ONLY: readonly VarName[] = [
   'AUTH_RATE_LIMIT_ATTEMPTS',
   'AUTH_RATE_LIMIT_ADDRESS_ATTEMPTS',
   'AUTH_RATE_LIMIT_WINDOW_SECONDS',
+  'REDIS_WAIT_REPLICAS',
+  'REDIS_WAIT_TIMEOUT_MS',
 ];
 /** Variables only the expiry daemon reads. */
 const DAEMON_ONLY: readonly VarName[] = ['DAEMON_METRICS_PORT', 'DAEMON_METRICS_HOST'];
@@ -444,6 +453,7 @@ export function loadConfig(
       keyPrefix: v.REDIS_KEY_PREFIX,
       partitions: v.REDIS_PARTITIONS ?? (clusterNodes ? DEFAULT_CLUSTER_PARTITIONS : 1),
       clusterNodes,
+      waitReplicas: { count: v.REDIS_WAIT_REPLICAS, timeoutMs: v.REDIS_WAIT_TIMEOUT_MS },
       isLocalDefault: !v.REDIS_URL && !v.REDIS_HOST && !clusterNodes,
     },
     mongo: {

@@ -35,6 +35,11 @@ export const ERROR_CODES = {
     status: 503,
     message: 'A backing service is unavailable; try again shortly',
   },
+  NOT_REPLICATED: {
+    status: 503,
+    message:
+      'The message was not confirmed on the Redis replicas in time; retry with the same idempotency key',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,6 +6,7 @@ import { withBackendErrors } from '../errors/backend-errors.js';
 import { parseInput } from '../errors/parse-input.js';
 import type { Logger } from '../logging/logger.js';
 import type { KeySpace } from '../redis/key-space.js';
+import type { ReplicaWait } from '../redis/replica-wait.js';
 import { conversationId, RedisKeys } from '../redis/keys.js';
 import { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import { isClusterClient, type RedisClient } from '../redis/redis-client.js';
@@ -63,6 +64,8 @@ export interface MessageServiceDeps {
   idempotencyWaitMs?: number;
   /** Told of cache lookups and accepted sends (metrics); must not throw. */
   observer?: MessageObserver;
+  /** REDIS_WAIT_REPLICAS > 0: sends acknowledged while only in Redis wait for replicas. */
+  replicaWait?: ReplicaWait;
 }
 
 /** Hooks for metrics: the service stays free of any metrics library. */
@@ -100,6 +103,8 @@ export class MessageService {
       ttlSeconds: deps.ttlSeconds,
       conversationSize: deps.conversationSize,
       countInScript: !isClusterClient(deps.redis),
+      space: deps.space,
+      replicaWait: deps.replicaWait,
     });
     this.idempotentSend = new IdempotentSend({
       idempotency: deps.idempotency,

@@ -2,6 +2,8 @@ import type { PersistenceMode } from '../config/config.js';
 import { isMongoUnavailable } from '../errors/backend-errors.js';
 import type { Logger } from '../logging/logger.js';
 import { OutageBreaker } from '../mongo/outage-breaker.js';
+import type { KeySpace } from '../redis/key-space.js';
+import type { ReplicaWait } from '../redis/replica-wait.js';
 import type { MessageCacheRecords } from '../redis/records/message-cache-records.js';
 import type { ConversationCache } from './conversation-cache.js';
 import type { Stored, Written } from './idempotent-send.js';
@@ -36,6 +38,10 @@ export interface SendWriteDeps {
    * where the counter lives in another slot: it is then a call of its own first.
    */
   countInScript: boolean;
+  /** Where a message's keys live (the partition its id names). */
+  space: KeySpace;
+  /** REDIS_WAIT_REPLICAS: a message acknowledged while only in Redis waits for replicas. */
+  replicaWait?: ReplicaWait;
 }
 
 /** How a new message is counted and written (the steps IdempotentSend runs). */
@@ -65,7 +71,11 @@ abstract class SendWriteBase implements SendWrite {
 
   async findStored(id: string): Promise<Stored | null> {
     const shadow = await this.deps.conversations.shadow(id);
-    if (shadow) return { message: shadow, persisted: false };
+    if (shadow) {
+      // Written by an earlier attempt, perhaps not replicated: our own write after it, waited.
+      await this.deps.replicaWait?.afterMark(this.deps.space.forMessage(id).replicaMark);
+      return { message: shadow, persisted: false };
+    }
     try {
       const doc = await this.deps.messages.findDoc(id, { includeDeleted: true });
       if (!doc) return null;
@@ -100,6 +110,11 @@ abstract class SendWriteBase implements SendWrite {
       rateLimit: countSend ? rateLimiter.scriptInput(message.senderId) : undefined,
     });
     if (!outcome.sent) throw rateLimiter.rejection(outcome.retryInMs);
+    // Only in Redis: acknowledged once the replicas have it (write-through: in MongoDB).
+    if (shadow && this.deps.replicaWait) {
+      const keys = this.deps.space.forConversation(message.senderId, message.receiverId);
+      await this.deps.replicaWait.after(keys.message(message.id));
+    }
     // Checked first: the arguments (an object, a template string) cost on every send.
     if (logger.isLevelEnabled('debug')) {
       logger.debug(

@@ -42,6 +42,11 @@ export class RedisKeys {
     return `${this.dueSlots}:count`;
   }
 
+  /** A counter written only to be waited for (src/redis/replica-wait.ts `afterMark`). */
+  get replicaMark(): string {
+    return `${this.prefix}replica:mark`;
+  }
+
   get inflight(): string {
     return `${this.prefix}expiry:inflight`;
   }

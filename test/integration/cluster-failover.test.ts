@@ -405,7 +405,11 @@ interface KillOutcome {
  * partition, waits until sends to its shard are acknowledged and cached again and its
  * expirations are processed again, stops the load, lets the daemon drain and checks MongoDB.
  */
-async function killMasterUnderLoad(sys: ClusterSystem, tag: string): Promise<KillOutcome> {
+async function killMasterUnderLoad(
+  sys: ClusterSystem,
+  tag: string,
+  opts: { restartVictim?: boolean } = {},
+): Promise<KillOutcome> {
   const map = await shards(sys.cluster);
   const [a, b] = sys.conversations[0]!;
   const slot = keySlot(sys.space.forConversation(a.id, b.id).message('x'));
@@ -430,6 +434,11 @@ async function killMasterUnderLoad(sys: ClusterSystem, tag: string): Promise<Kil
     ).then(() => Date.now() - killedAt);
     // Awaited below; observed now so that a failure first elsewhere is no unhandled rejection.
     promoted.catch(() => {});
+    // The promoted replica has no replica of its own until the old master rejoins as one.
+    if (opts.restartVictim) {
+      await promoted;
+      await sys.cluster.startNode(victim);
+    }
 
     const firstAfterKill = (times: number[]) =>
       times.reduce((min, t) => Math.min(min, t - killedAt), Infinity);
@@ -619,6 +628,30 @@ describe('the system through a Redis Cluster failover, under load', function () 
       assert.equal(load.stats.gaveUp, 0, 'every send was acknowledged');
       assert.deepEqual(load.stats.rejections, []);
       assert.deepEqual(lostElsewhere, [], 'only messages of the dead shard are lost');
+      assert.deepEqual(await daemonRecords(sys), NO_RECORDS);
+    });
+  });
+
+  describe('write-behind with REDIS_WAIT_REPLICAS=1', function () {
+    const system = useSystemOnCluster('failover_wait', {
+      PERSISTENCE_MODE: 'write-behind',
+      REDIS_WAIT_REPLICAS: '1',
+    });
+
+    it('kill -9 of a master: nothing acknowledged lost or duplicated', async function () {
+      const sys = system();
+      const out = await killMasterUnderLoad(sys, 'wwkill', { restartVictim: true });
+      const { load, verdict } = out;
+      await within(10000, 'the daemon to stop', sys.daemon.stop());
+      console.log(
+        `[cluster-failover] write-behind with REDIS_WAIT_REPLICAS=1, kill -9 of master ` +
+          `:${out.victim} (restarted once its replica was promoted): ${recovery(out)}; ` +
+          `${summary(load, verdict)}; drained in ${out.drainMs} ms`,
+      );
+
+      assert.equal(load.stats.gaveUp, 0, 'every send was acknowledged');
+      assert.equal(verdict.lost, 0, `acknowledged but not in MongoDB: ${verdict.lostIds}`);
+      assert.equal(verdict.duplicated, 0);
       assert.deepEqual(await daemonRecords(sys), NO_RECORDS);
     });
   });

@@ -60,6 +60,16 @@ describe('config', () => {
       '0',
       /REDIS_PARTITIONS = "0": must be a whole number of partitions from 1 to 1024/,
     ],
+    [
+      'REDIS_WAIT_REPLICAS',
+      '17',
+      /REDIS_WAIT_REPLICAS = "17": must be a whole number of replicas from 0 to 16/,
+    ],
+    [
+      'REDIS_WAIT_TIMEOUT_MS',
+      '5',
+      /REDIS_WAIT_TIMEOUT_MS = "5": must be a whole number of milliseconds/,
+    ],
     ['REDIS_CLUSTER_NODES', '127.0.0.1', /REDIS_CLUSTER_NODES = "127.0.0.1": must be a comma/],
     ['REDIS_CLUSTER_NODES', 'a:1,,b:2', /REDIS_CLUSTER_NODES = "a:1,,b:2": must be a comma/],
     ['REDIS_CLUSTER_NODES', 'redis://a:1/2', /REDIS_CLUSTER_NODES/],

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { createClient } from 'redis';
+import {
+  call,
+  signupUser,
+  startTestApi,
+  type TestApi,
+  type TestUser,
+} from '../helpers/api-harness.js';
+import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from '../helpers/servers.js';
+import { createTestContext, type TestContext } from '../helpers/test-context.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/** REDIS_WAIT_REPLICAS=1 against a real master and replica: no acknowledgement it could lose. */
+describe('a write-behind send waits for a replica (REDIS_WAIT_REPLICAS=1)', function () {
+  this.timeout(60000);
+  let master: ThrowawayRedis;
+  let replica: ThrowawayRedis;
+  let ctx: TestContext;
+  let t: TestApi;
+  let alice: TestUser;
+  let bob: TestUser;
+
+  const linkUp = async (r: ThrowawayRedis) => {
+    const c = createClient({ url: r.url });
+    c.on('error', () => {});
+    await c.connect();
+    try {
+      return /master_link_status:up/.test(await c.info('replication'));
+    } finally {
+      c.destroy();
+    }
+  };
+  const startReplica = async (port?: number, dir?: string) => {
+    const r = await startThrowawayRedis({
+      port,
+      dir,
+      extraArgs: ['--replicaof', '127.0.0.1', String(master.port)],
+    });
+    await waitUntil('the replica to sync', () => linkUp(r), 10000);
+    return r;
+  };
+  const send = (content: string, key: string) =>
+    call(t.url, 'POST', '/api/messages/send', {
+      token: alice.token,
+      headers: { 'idempotency-key': key },
+      body: { receiverId: bob.id, content },
+    });
+
+  before(async function () {
+    master = await startThrowawayRedis();
+    replica = await startReplica();
+    ctx = createTestContext(
+      'rwait',
+      {
+        PERSISTENCE_MODE: 'write-behind',
+        REDIS_WAIT_REPLICAS: '1',
+        REDIS_WAIT_TIMEOUT_MS: '300',
+        RATE_LIMIT_SENDS: '1000',
+      },
+      { redisUrl: master.url, mongoUri: sharedServers().mongoUri },
+    );
+    t = await startTestApi(ctx.config, ctx.logger);
+    [alice, bob] = await Promise.all([signupUser(t.url, 'rw_alice'), signupUser(t.url, 'rw_bob')]);
+  });
+
+  after(async function () {
+    await t?.close();
+    await ctx?.cleanup();
+    await replica?.dispose();
+    await master?.dispose();
+  });
+
+  it('acknowledges a send once the replica has its shadow', async function () {
+    const sent = await send('replicated', 'k1');
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    const keys = t.space.forMessage(sent.body.message.id);
+    const onReplica = createClient({ url: replica.url });
+    await onReplica.connect();
+    try {
+      // Read at once, no wait: WAIT returned only after the replica acknowledged it.
+      const shadow = await onReplica.hGet(keys.shadow, keys.message(sent.body.message.id));
+      assert.ok(shadow, 'the shadow is on the replica when the send is acknowledged');
+    } finally {
+      onReplica.destroy();
+    }
+  });
+
+  it('concurrent sends share their WAITs', async function () {
+    const stats = createClient({ url: master.url });
+    await stats.connect();
+    try {
+      const waits = async () =>
+        Number(/cmdstat_wait:calls=(\d+)/.exec(await stats.info('commandstats'))?.[1] ?? 0);
+      const before = await waits();
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => send(`together ${i}`, `c${i}`)),
+      );
+      assert.ok(answers.every((a) => a.status === 201));
+      const used = (await waits()) - before;
+      assert.ok(used >= 1 && used < 40, `${used} WAITs for 40 sends`);
+    } finally {
+      stats.destroy();
+    }
+  });
+
+  it('answers 503 NOT_REPLICATED without the replica, and the retry with the same key gets the message once it is back', async function () {
+    const port = replica.port;
+    const dir = replica.dir;
+    await replica.stop();
+    const refused = await send('unconfirmed', 'k2');
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'NOT_REPLICATED');
+
+    const again = await send('unconfirmed', 'k2');
+    assert.equal(again.status, 503, 'still no replica: still not confirmed');
+    assert.equal(again.body.error.code, 'NOT_REPLICATED');
+
+    replica = await startReplica(port, dir);
+    const retried = await send('unconfirmed', 'k2');
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(retried.body.message.content, 'unconfirmed');
+    const page = await call(t.url, 'GET', `/api/messages/${bob.id}`, { token: alice.token });
+    const copies = page.body.messages.filter(
+      (m: { content: string }) => m.content === 'unconfirmed',
+    );
+    assert.equal(copies.length, 1, 'stored once');
+  });
+});
