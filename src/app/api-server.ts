@@ -68,6 +68,11 @@ export async function startApiServer(
   opts: ApiServerOptions = {},
 ): Promise<ApiServer> {
   const redis = createRedisClient(config.redis, logger, { name: 'api', failFastWhenDown: true });
+  // WAIT blocks its connection: the sends that wait for replicas get one of their own.
+  const durableRedis =
+    config.redis.waitReplicas.count > 0
+      ? createRedisClient(config.redis, logger, { name: 'api-durable', failFastWhenDown: true })
+      : undefined;
   const mongo = createMongoClient(config.mongo, logger, { appName: 'chat-api' });
   const abort = new AbortController();
   const space = keySpaceOf(config.redis);
@@ -92,6 +97,7 @@ export async function startApiServer(
     config,
     logger,
     redis,
+    durableRedis,
     mongo,
     publisher: opts.publisher ?? bus,
     observer: {
@@ -172,6 +178,9 @@ export async function startApiServer(
     redis
       .connect()
       .then(() => claimKeyLayout(redis, space))
+      .then(async () => {
+        await durableRedis?.connect();
+      })
       .then(() => rt.ready),
     connectMongoWithRetry(mongo, config.mongo, logger, abort.signal),
   ])
@@ -200,6 +209,7 @@ export async function startApiServer(
       });
       await metricsServer.close();
       await redis.close().catch(() => redis.destroy());
+      await durableRedis?.close().catch(() => durableRedis.destroy());
       await mongo.close();
     },
   };

@@ -21,6 +21,11 @@ export interface ApiServiceDeps {
   logger: Logger;
   /** The API's command connection (not a subscriber). */
   redis: RedisClient;
+  /**
+   * With REDIS_WAIT_REPLICAS: the connection of the sends that wait for replicas (WAIT
+   * blocks it while it waits).
+   */
+  durableRedis?: RedisClient;
   mongo: MongoClient;
   /** Fans message events out to ws clients on every API process. */
   publisher: EventPublisher;
@@ -95,14 +100,13 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
     ttlSeconds: config.cache.ttlSeconds,
     conversationSize: config.cache.conversationSize,
     observer: deps.observer,
-    replicaWait:
-      config.redis.waitReplicas.count > 0
-        ? new ReplicaWait(
-            redis,
-            config.redis.waitReplicas.count,
-            config.redis.waitReplicas.timeoutMs,
-          )
-        : undefined,
+    replicaWait: deps.durableRedis
+      ? new ReplicaWait(
+          deps.durableRedis,
+          config.redis.waitReplicas.count,
+          config.redis.waitReplicas.timeoutMs,
+        )
+      : undefined,
   });
   return {
     space,

@@ -8,6 +8,10 @@ import {
   ClientClosedError,
   ClientOfflineError,
   ConnectionTimeoutError,
+  DisconnectsClientError,
+  ErrorReply,
+  MaxCommandRedirectionsError,
+  RootNodesUnavailableError,
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
 } from 'redis';
@@ -29,14 +33,25 @@ export function isMongoUnavailable(err: unknown): boolean {
   );
 }
 
-/** True when a node-redis error means Redis cannot be reached right now. */
+/** Redis Cluster's answers while a shard fails over, reshards or loads. */
+const CLUSTER_TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING)\b/;
+
+/**
+ * True when a node-redis error means Redis cannot be reached right now: a connection down
+ * or torn down (a cluster client drops a node's connection when the slot map changes), or
+ * a cluster failing over.
+ */
 export function isRedisUnavailable(err: unknown): boolean {
   if (
     err instanceof ClientOfflineError ||
     err instanceof ClientClosedError ||
     err instanceof SocketClosedUnexpectedlyError ||
     err instanceof ConnectionTimeoutError ||
-    err instanceof SocketTimeoutError
+    err instanceof SocketTimeoutError ||
+    err instanceof DisconnectsClientError ||
+    err instanceof RootNodesUnavailableError ||
+    err instanceof MaxCommandRedirectionsError ||
+    (err instanceof ErrorReply && CLUSTER_TRANSIENT.test(err.message))
   ) {
     return true;
   }

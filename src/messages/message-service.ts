@@ -96,7 +96,10 @@ export class MessageService {
     this.records = new MessageCacheRecords(deps.redis, deps.space);
     this.writes = sendWriteFor(deps.persistenceMode, {
       messages: deps.messages,
-      records: this.records,
+      // Waited-for writes go through the connection the WAIT blocks, not the one reads use.
+      records: deps.replicaWait
+        ? new MessageCacheRecords(deps.replicaWait.redis, deps.space)
+        : this.records,
       conversations: deps.conversations,
       rateLimiter: deps.rateLimiter,
       logger: deps.logger,

@@ -18,8 +18,12 @@ interface NodeWaits {
 export class ReplicaWait {
   private readonly byNode = new Map<string, NodeWaits>();
 
+  /**
+   * @param redis the connection the waited-for writes go through: WAIT blocks it, so it
+   *   should be one of their own, not the one reads share
+   */
   constructor(
-    private readonly redis: RedisClient,
+    readonly redis: RedisClient,
     readonly replicas: number,
     private readonly timeoutMs: number,
   ) {}

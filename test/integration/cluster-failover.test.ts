@@ -538,6 +538,7 @@ describe('the system through a Redis Cluster failover, under load', function () 
       );
 
       assert.equal(load.stats.gaveUp, 0, 'every send was acknowledged');
+      assert.equal(load.failedAttempts()['500'], undefined, 'no attempt answered 500');
       assert.deepEqual(load.stats.rejections, []);
       assert.equal(verdict.lost, 0, `acknowledged but not in MongoDB: ${verdict.lostIds}`);
       assert.equal(verdict.duplicated, 0);
@@ -598,6 +599,7 @@ describe('the system through a Redis Cluster failover, under load', function () 
       );
 
       assert.equal(load.stats.gaveUp, 0, 'every send was acknowledged');
+      assert.equal(load.failedAttempts()['500'], undefined, 'no attempt answered 500');
       assert.deepEqual(load.stats.rejections, []);
       assert.equal(verdict.lost, 0, `acknowledged but not in MongoDB: ${verdict.lostIds}`);
       assert.equal(verdict.duplicated, 0);
@@ -626,6 +628,7 @@ describe('the system through a Redis Cluster failover, under load', function () 
       );
 
       assert.equal(load.stats.gaveUp, 0, 'every send was acknowledged');
+      assert.equal(load.failedAttempts()['500'], undefined, 'no attempt answered 500');
       assert.deepEqual(load.stats.rejections, []);
       assert.deepEqual(lostElsewhere, [], 'only messages of the dead shard are lost');
       assert.deepEqual(await daemonRecords(sys), NO_RECORDS);
@@ -650,6 +653,7 @@ describe('the system through a Redis Cluster failover, under load', function () 
       );
 
       assert.equal(load.stats.gaveUp, 0, 'every send was acknowledged');
+      assert.equal(load.failedAttempts()['500'], undefined, 'no attempt answered 500');
       assert.equal(verdict.lost, 0, `acknowledged but not in MongoDB: ${verdict.lostIds}`);
       assert.equal(verdict.duplicated, 0);
       assert.deepEqual(await daemonRecords(sys), NO_RECORDS);

@@ -116,6 +116,27 @@ describe('a write-behind send waits for a replica (REDIS_WAIT_REPLICAS=1)', func
     assert.equal(again.status, 503, 'still no replica: still not confirmed');
     assert.equal(again.body.error.code, 'NOT_REPLICATED');
 
+    // A waiting send blocks its own connection only: reads go on meanwhile.
+    const slow = await startTestApi(ctx.configWith({ REDIS_WAIT_TIMEOUT_MS: '5000' }), ctx.logger);
+    const inspect = createClient({ url: master.url });
+    await inspect.connect();
+    try {
+      const waiting = call(slow.url, 'POST', '/api/messages/send', {
+        token: alice.token,
+        body: { receiverId: bob.id, content: 'slow' },
+      });
+      const blocked = async () =>
+        (await inspect.clientList()).some((c) => c.name === 'api-durable' && c.cmd === 'wait');
+      await waitUntil('the send to wait for a replica', blocked, 4000, 20);
+      const read = await call(slow.url, 'GET', `/api/messages/${bob.id}`, { token: alice.token });
+      assert.equal(read.status, 200);
+      assert.ok(await blocked(), 'the read was answered while the send still waited');
+      assert.equal((await waiting).status, 503);
+    } finally {
+      inspect.destroy();
+      await slow.close();
+    }
+
     replica = await startReplica(port, dir);
     const retried = await send('unconfirmed', 'k2');
     assert.equal(retried.status, 200, JSON.stringify(retried.body));
