@@ -2,7 +2,7 @@ import { createClient, ErrorReply, type RedisClusterOptions, type RedisClusterTy
 import type { Logger } from '../logging/logger.js';
 import { watchRedisErrors } from '../redis/redis-client.js';
 import {
-  KeyeventSubscriber,
+  enableExpiredEvents,
   type ExpiryHintHandlers,
   type ExpiryHints,
   type NotificationState,
@@ -37,7 +37,7 @@ export interface ClusterKeyeventSubscriberOptions extends ExpiryHintHandlers {
 
 /**
  * Subscribes to the `expired` keyevents of every master of a Redis Cluster, as a fast hint
- * only (see {@link KeyeventSubscriber}). Keyspace events are node-local — only the master
+ * only (see `KeyeventSubscriber`). Keyspace events are node-local — only the master
  * that expired a key publishes it — so each master gets its own subscriber connection.
  * node-redis has no "topology changed" event: the set of masters is resynced on the
  * cluster client's node events and on a timer, subscribing to new masters (then asking
@@ -232,16 +232,8 @@ export class ClusterKeyeventSubscriber implements ExpiryHints {
     try {
       const node = await bounded(this.cluster.nodeClient(master), `connection to ${address}`);
       const redis = node.withCommandOptions({ timeout: STEP_TIMEOUT_MS });
-      const reply = await redis.configGet('notify-keyspace-events');
-      const flags = reply['notify-keyspace-events'] ?? '';
-      const missing = KeyeventSubscriber.missingFlags(flags);
-      if (missing === '') return set(before === 'enabled' ? 'enabled' : 'on');
-      await redis.configSet('notify-keyspace-events', flags + missing);
-      this.logger.info(
-        { node: address, before: flags, after: flags + missing },
-        'enabled expired keyevent notifications (CONFIG SET notify-keyspace-events)',
-      );
-      set('enabled');
+      const state = await enableExpiredEvents(redis, this.logger, { node: address });
+      set(state === 'on' && before === 'enabled' ? 'enabled' : state);
     } catch (err) {
       if (err instanceof ErrorReply) {
         // An error reply (not a connection error): CONFIG is renamed or not allowed.

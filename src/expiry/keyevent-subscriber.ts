@@ -106,19 +106,7 @@ export class KeyeventSubscriber implements ExpiryHints {
   async ensureNotifications(): Promise<NotificationState> {
     const { redis, logger } = this.opts;
     try {
-      const reply = await redis.configGet('notify-keyspace-events');
-      const flags = reply['notify-keyspace-events'] ?? '';
-      const missing = KeyeventSubscriber.missingFlags(flags);
-      if (missing === '') {
-        this.state = 'on';
-      } else {
-        await redis.configSet('notify-keyspace-events', flags + missing);
-        logger.info(
-          { before: flags, after: flags + missing },
-          'enabled expired keyevent notifications (CONFIG SET notify-keyspace-events)',
-        );
-        this.state = 'enabled';
-      }
+      this.state = await enableExpiredEvents(redis, logger);
     } catch (err) {
       if (err instanceof ErrorReply) {
         // An error reply (not a connection error): CONFIG is renamed or not allowed.
@@ -147,4 +135,32 @@ export class KeyeventSubscriber implements ExpiryHints {
     if (!flags.includes('x') && !flags.includes('A')) missing += 'x';
     return missing;
   }
+}
+
+/** The CONFIG commands {@link enableExpiredEvents} needs, on one node. */
+interface ConfigCommands {
+  configGet(name: string): Promise<Record<string, string>>;
+  configSet(name: string, value: string): Promise<unknown>;
+}
+
+/**
+ * Merges `E` and `x` into one node's `notify-keyspace-events`, keeping its other flags.
+ * @returns 'on' when they were set already, 'enabled' when this call set them
+ * @throws the node's error: an ErrorReply when CONFIG is refused
+ */
+export async function enableExpiredEvents(
+  node: ConfigCommands,
+  logger: Logger,
+  fields: Record<string, unknown> = {},
+): Promise<'on' | 'enabled'> {
+  const reply = await node.configGet('notify-keyspace-events');
+  const flags = reply['notify-keyspace-events'] ?? '';
+  const missing = KeyeventSubscriber.missingFlags(flags);
+  if (missing === '') return 'on';
+  await node.configSet('notify-keyspace-events', flags + missing);
+  logger.info(
+    { ...fields, before: flags, after: flags + missing },
+    'enabled expired keyevent notifications (CONFIG SET notify-keyspace-events)',
+  );
+  return 'enabled';
 }

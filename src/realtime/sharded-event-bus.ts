@@ -1,7 +1,7 @@
 import type { Logger } from '../logging/logger.js';
 import type { MessageEvent } from '../messages/message-events.js';
-import { keySlot, partitionTags } from '../redis/key-space.js';
-import { conversationId, type RedisKeys } from '../redis/keys.js';
+import { conversationBucket, partitionTags } from '../redis/key-space.js';
+import type { RedisKeys } from '../redis/keys.js';
 import { reconnectDelay, type RedisClusterClient } from '../redis/redis-client.js';
 import {
   batchPayload,
@@ -152,10 +152,9 @@ export class ShardedEventBus implements EventBus {
   }
 
   private channelIndex(a: string, b: string): number {
-    return keySlot(conversationId(a, b)) % this.channels.length;
+    return conversationBucket(a, b, this.channels.length);
   }
 
-  /** Flushes every channel's batch once this tick's code has run. */
   /** A payload from a channel: another process's events are parsed, checked and handled. */
   private dispatch(raw: string, handler: MessageEventHandler): void {
     // Our own events were delivered by publish().

@@ -49,7 +49,7 @@ export class KeySpace {
 
   /** The partition of the conversation of `a` and `b`. */
   partitionOf(a: string, b: string): number {
-    return this.count === 1 ? 0 : fnv1a(conversationId(a, b)) % this.count;
+    return conversationBucket(a, b, this.count);
   }
 
   forConversation(a: string, b: string): RedisKeys {
@@ -122,6 +122,11 @@ export class KeySpace {
     const n = Number.parseInt(id.slice(14, 18), 16);
     return Number.isNaN(n) ? 0 : n % this.count;
   }
+}
+
+/** Which of `count` buckets the conversation of `a` and `b` falls in: partitions, shard channels. */
+export function conversationBucket(a: string, b: string, count: number): number {
+  return count === 1 ? 0 : fnv1a(conversationId(a, b)) % count;
 }
 
 /** The key space of a configured deployment (untagged on one node with one partition). */

@@ -173,6 +173,19 @@ export function capturingLogger(lines: Array<{ msg?: string }>): Logger {
   );
 }
 
+/** A logger at `warn` that keeps each log line as it was written (JSON text) in `lines`. */
+export function warnLineLogger(lines: string[]): Logger {
+  return pino(
+    { level: 'warn' },
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    }),
+  );
+}
+
 /** A daemon with the clients it works on. */
 export interface TestDaemon {
   daemon: ExpiryDaemon;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { createClient, createCluster, type RedisClusterOptions } from 'redis';
 import { ClusterKeyeventSubscriber } from '../../src/expiry/cluster-keyevent-subscriber.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
+import { warnLineLogger } from '../helpers/expiry-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const nodeClient = (port: number) =>
@@ -196,15 +196,7 @@ describe('cluster keyevent subscriber', function () {
       ]);
     }
     const lines: string[] = [];
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString());
-          cb();
-        },
-      }),
-    );
+    const logger = warnLineLogger(lines);
     try {
       const { sub, expired } = await subscriber({ credentials, logger });
       assert.equal(sub.notifications, 'unavailable');

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ExpiryScripts } from '../../src/redis/records/expiry-scripts.js';
 import { dueEntryCount } from '../helpers/due-index.js';
 import {
@@ -9,6 +7,7 @@ import {
   pendingCount,
   seedMessages,
   useExpiryTestbed,
+  warnLineLogger,
 } from '../helpers/expiry-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -86,15 +85,7 @@ describe('expiry daemon: nothing lost', function () {
     await bed.useOwnRedis(['--rename-command', 'CONFIG', '', '--notify-keyspace-events', '']);
     const { redis, keys } = bed;
     const lines: string[] = [];
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString());
-          cb();
-        },
-      }),
-    );
+    const logger = warnLineLogger(lines);
     /** Redis's id of the daemon's subscription connection, once it subscribed. */
     const subscriberId = async () => {
       const list = String(await redis.sendCommand(['CLIENT', 'LIST', 'TYPE', 'pubsub']));

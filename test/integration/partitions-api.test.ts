@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startApiServer } from '../../src/app/api-server.js';
 import { runCacheCli } from '../../src/cli/cache-cli.js';
 import { ConfigError } from '../../src/config/config.js';
@@ -145,6 +147,32 @@ for (const mode of ['write-through', 'write-behind'] as const) {
       } finally {
         await other.close();
       }
+    });
+
+    it("npm start's prepare step refuses another partition count before PM2 starts anything", async function () {
+      this.timeout(30000);
+      const refused = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'src/bin/prepare-local.ts'],
+        {
+          env: {
+            ...process.env,
+            NODE_ENV: 'test',
+            REDIS_URL: ctx.config.redis.url,
+            REDIS_KEY_PREFIX: ctx.config.redis.keyPrefix,
+            MONGODB_URI: ctx.config.mongo.uri,
+            REDIS_PARTITIONS: '2',
+          },
+        },
+      ).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => err,
+      );
+      assert.equal(refused.code, 78, refused.stderr);
+      assert.match(
+        refused.stderr.trim(),
+        /^Invalid configuration: REDIS_PARTITIONS = 2: .* in 4 partition/,
+      );
     });
   });
 }
