@@ -64,7 +64,9 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
     logger,
     defaultTtlSeconds: config.cache.ttlSeconds,
   });
-  const users = UserStore.fromDb(db, { shared: { redis, key: keys.knownUsers } });
+  const users = UserStore.fromDb(db, {
+    shared: { redis, key: (id) => space.forUser(id).knownUsers },
+  });
   const tokens = new TokenService({ secret: config.auth.jwtSecret });
   const throttle = new AuthThrottle({
     redis,

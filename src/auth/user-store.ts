@@ -32,10 +32,11 @@ export interface UserStoreOptions {
   /** The clock those answers lapse by, in ms since the epoch (tests move it). @defaultValue Date.now */
   now?: () => number;
   /**
-   * A Redis SET of the ids seen to exist, shared by every API process (`keys.knownUsers`):
-   * a process that has not seen a user yet learns it there, without MongoDB.
+   * Redis SETs of the ids seen to exist, shared by every API process (`keys.knownUsers` of
+   * the user's partition, so that a cluster spreads them): a process that has not seen a
+   * user yet learns it there, without MongoDB.
    */
-  shared?: { redis: Pick<RedisClient, 'sAdd' | 'sIsMember'>; key: string };
+  shared?: { redis: Pick<RedisClient, 'sAdd' | 'sIsMember'>; key: (id: string) => string };
 }
 
 /** Thrown by {@link UserStore.create} when the unique username index refuses the insert. */
@@ -123,7 +124,7 @@ export class UserStore {
   async exists(id: string): Promise<boolean> {
     if (this.known.has(id)) return true;
     if (this.shared) {
-      const member = await this.shared.redis.sIsMember(this.shared.key, id).catch(() => 0);
+      const member = await this.shared.redis.sIsMember(this.shared.key(id), id).catch(() => 0);
       if (member === 1) {
         this.rememberHere(id);
         return true;
@@ -181,7 +182,7 @@ export class UserStore {
   private async remember(id: string): Promise<void> {
     if (this.known.has(id)) return; // offered to the shared set when first seen here
     this.rememberHere(id);
-    await this.shared?.redis.sAdd(this.shared.key, id).catch(() => 0);
+    await this.shared?.redis.sAdd(this.shared.key(id), id).catch(() => 0);
   }
 
   private rememberHere(id: string): void {

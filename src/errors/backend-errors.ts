@@ -33,8 +33,11 @@ export function isMongoUnavailable(err: unknown): boolean {
   );
 }
 
-/** Redis Cluster's answers while a shard fails over, reshards or loads. */
-const CLUSTER_TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING)\b/;
+/**
+ * Redis's answers while a shard fails over, reshards or loads; UNBLOCKED ends a WAIT on a
+ * master demoted to replica, READONLY is a write that reached a demoted master.
+ */
+const CLUSTER_TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|UNBLOCKED|READONLY)\b/;
 
 /**
  * True when a node-redis error means Redis cannot be reached right now: a connection down

@@ -25,7 +25,14 @@ export function createLogger(opts: { level: string; name: string; toStderr?: boo
         censor: '[redacted]',
       },
     },
-    // A CLI keeps stdout for its answer (--json is parsed by scripts).
-    pino.destination(opts.toStderr ? 2 : 1),
+    destination(opts.toStderr ?? false),
   );
+}
+
+function destination(toStderr: boolean) {
+  // PM2's cluster mode collects a worker's output through process.stdout.write, which a
+  // direct write to fd 1 bypasses: the API's lines would miss `pm2 logs` and its log files.
+  if (process.env.pm_id !== undefined) return toStderr ? process.stderr : process.stdout;
+  // A CLI keeps stdout for its answer (--json is parsed by scripts).
+  return pino.destination(toStderr ? 2 : 1);
 }

@@ -32,14 +32,6 @@ export interface ShardedEventBusOptions {
 export const SHARDED_EVENT_CHANNELS = 16;
 
 /**
- * How long a master's subscription connection may fail before the subscriber reads the
- * topology again (node-redis waits 5 s), and the longest wait between its reconnect attempts,
- * which are what triggers that read: a promoted replica is found about this soon after the
- * failover, and the channels move to it.
- */
-const TOPOLOGY_REFRESH_MS = 1000;
-
-/**
  * Fans {@link MessageEvent}s out to every API process over sharded pub/sub on a Redis Cluster
  * (SPUBLISH/SSUBSCRIBE, as @socket.io/redis-adapter's sharded adapter): each event reaches
  * every process's handler once, in its publisher's order within a conversation.
@@ -113,17 +105,11 @@ export class ShardedEventBus implements EventBus {
     const sub = this.redis.duplicate({
       // Only the masters' subscription connections, no command connection to every node.
       minimizeConnections: true,
-      topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH_MS,
       defaults: {
         ...defaults,
         name,
         // The SSUBSCRIBEs must wait for their connection, whatever the command client's fail-fast.
         disableOfflineQueue: false,
-        socket: {
-          ...defaults?.socket,
-          reconnectStrategy: (retries: number) =>
-            Math.min(reconnectDelay(retries), TOPOLOGY_REFRESH_MS),
-        },
       },
     });
     this.subscriber = sub;

@@ -65,6 +65,11 @@ export class KeySpace {
     return this.partitions[this.partitionOfId(id)]!;
   }
 
+  /** The partition of a user's records that many processes read (the known-users set). */
+  forUser(id: string): RedisKeys {
+    return this.partitions[this.count === 1 ? 0 : fnv1a(id) % this.count]!;
+  }
+
   /** The partition a full key name belongs to; undefined when it is not under the prefix. */
   forKey(key: string): RedisKeys | undefined {
     if (!key.startsWith(this.prefix)) return undefined;

@@ -29,11 +29,19 @@ export const PING_INTERVAL_MS = 1000;
 /** A connection with no traffic for this long (pings included) is dropped and reconnected. */
 export const SOCKET_IDLE_TIMEOUT_MS = 5000;
 
-/** Backoff between reconnect attempts: 100 ms doubling to 5 s, with jitter. Never gives up. */
-export function reconnectDelay(retries: number): number {
-  const base = Math.min(100 * 2 ** Math.min(retries, 10), 5000);
+/** Backoff between reconnect attempts: 100 ms doubling to `maxMs`, with jitter. Never gives up. */
+export function reconnectDelay(retries: number, maxMs = 5000): number {
+  const base = Math.min(100 * 2 ** Math.min(retries, 10), maxMs);
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
+
+/**
+ * A cluster client re-reads the slot map this long into a node's reconnect attempts, and again
+ * as long as they last (node-redis waits 5 s); it only looks on an attempt, so the attempts of
+ * a cluster node are capped at the same pace. A failover (cluster-node-timeout + ~1 s) is then
+ * followed within about this long after it happened.
+ */
+export const CLUSTER_TOPOLOGY_REFRESH_MS = 500;
 
 /**
  * Creates (does not connect) a node-redis client for `config.redis` — a cluster client when
@@ -101,7 +109,9 @@ function createNodeClient(redis: Config['redis'], opts: RedisClientOptions) {
 export function clusterNodeOptions(redis: Config['redis'], opts: RedisClientOptions) {
   const tls = (redis.clusterNodes ?? []).some((url) => url.startsWith('rediss:'));
   const defaults = connectionOptions(redis, opts);
-  return { ...defaults, socket: { ...defaults.socket, tls } };
+  const reconnectStrategy = (retries: number) =>
+    reconnectDelay(retries, CLUSTER_TOPOLOGY_REFRESH_MS);
+  return { ...defaults, socket: { ...defaults.socket, tls, reconnectStrategy } };
 }
 
 function createClusterClient(
@@ -113,9 +123,7 @@ function createClusterClient(
     rootNodes: nodes.map((url) => ({ url })),
     defaults: clusterNodeOptions(redis, opts),
     commandOptions: { timeout: 0 },
-    // Re-read the slot map 1 s into a node's reconnects (node-redis waits 5 s): a failover
-    // (cluster-node-timeout + ~1 s) is then followed about a second after it happened.
-    topologyRefreshOnReconnectionAttemptStrategy: 1000,
+    topologyRefreshOnReconnectionAttemptStrategy: CLUSTER_TOPOLOGY_REFRESH_MS,
   });
 }
 

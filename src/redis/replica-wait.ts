@@ -1,6 +1,10 @@
+import { ErrorReply } from 'redis';
 import { AppError } from '../errors/app-error.js';
 import { keySlot } from './key-space.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
+
+/** Redis's answer to a WAIT sent to a replica. */
+const WAIT_ON_REPLICA = /^ERR WAIT cannot be used with replica/;
 
 /** The WAIT of one connection: the one in flight, and the next one its callers join. */
 interface NodeWaits {
@@ -82,10 +86,16 @@ export class ReplicaWait {
 
   private async wait(key: string): Promise<number> {
     const args = ['WAIT', String(this.replicas), String(this.timeoutMs)];
-    const reply = isClusterClient(this.redis)
-      ? await this.redis.sendCommand(key, false, args)
-      : await this.redis.sendCommand(args);
-    return Number(reply);
+    try {
+      const reply = isClusterClient(this.redis)
+        ? await this.redis.sendCommand(key, false, args)
+        : await this.redis.sendCommand(args);
+      return Number(reply);
+    } catch (err) {
+      // A restarted master that took the write before it learnt it was demoted: not kept.
+      if (err instanceof ErrorReply && WAIT_ON_REPLICA.test(err.message)) return 0;
+      throw err;
+    }
   }
 
   /** One connection per master on a cluster (the one of the key's slot), one on a node. */

@@ -24,6 +24,13 @@ export interface ScenarioFigures {
   seconds: number;
   /** Anything scenario-specific (evicted keys, 202 answers, ws availability…). */
   notes: string;
+  /** Cluster master kill: from the kill until a replica served the dead master's slots. */
+  failoverMs?: number;
+  /**
+   * Cluster master kill: from the kill until the acknowledgement of the first send to the
+   * dead shard, started after the kill, whose message the promoted master holds.
+   */
+  shardResumedMs?: number;
 }
 
 /** Where every run's figures are kept (gitignored). */
@@ -35,13 +42,25 @@ interface ResultsFile {
   runs: Record<string, ScenarioFigures & { at: string }>;
 }
 
+/** The notes, after the failover figures when there are some. */
+function notesOf(f: ScenarioFigures): string {
+  const failover = [
+    f.failoverMs === undefined ? '' : `failover ${f.failoverMs} ms`,
+    f.shardResumedMs === undefined
+      ? ''
+      : `dead shard cached sends again after ${f.shardResumedMs} ms`,
+  ];
+  return [...failover, f.notes].filter((s) => s !== '').join('; ');
+}
+
 /** One line of figures. */
 export function formatFigures(f: ScenarioFigures): string {
   const recover = f.recoverMs === null ? 'n/a' : `${f.recoverMs} ms`;
+  const notes = notesOf(f);
   return (
     `[chaos:${f.suite}] ${f.scenario}: sent ${f.sent}, acknowledged ${f.acknowledged}, ` +
     `persisted ${f.persisted}, lost ${f.lost}, duplicated ${f.duplicated}, 5xx ${f.http5xx}, ` +
-    `recover ${recover}, drain ${f.drainMs} ms, ${f.seconds} s${f.notes ? ` (${f.notes})` : ''}`
+    `recover ${recover}, drain ${f.drainMs} ms, ${f.seconds} s${notes ? ` (${notes})` : ''}`
   );
 }
 
@@ -76,7 +95,7 @@ export function formatTable(rows: ScenarioFigures[]): string {
     (f) =>
       `| ${f.scenario} | ${f.sent} | ${f.acknowledged} | ${f.persisted} | ${f.lost} | ` +
       `${f.duplicated} | ${f.http5xx} | ${f.recoverMs === null ? 'n/a' : `${f.recoverMs} ms`} | ` +
-      `${f.drainMs} ms | ${f.notes} |`,
+      `${f.drainMs} ms | ${notesOf(f)} |`,
   );
   return [head, ...body].join('\n');
 }

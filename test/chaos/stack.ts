@@ -5,12 +5,18 @@ import path from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { createClient } from 'redis';
 import type { StartOptions } from 'pm2';
-import type { PersistenceMode } from '../../src/config/config.js';
+import { loadConfig, type PersistenceMode } from '../../src/config/config.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { freePort } from '../../src/local/port-probe.js';
+import { keySpaceOf, KeySpace } from '../../src/redis/key-space.js';
 import { RedisKeys } from '../../src/redis/keys.js';
+import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { daemonRecords } from '../helpers/expiry-fixtures.js';
 import {
+  startThrowawayCluster,
   startThrowawayMongo,
   startThrowawayRedis,
+  type ThrowawayCluster,
   type ThrowawayMongo,
   type ThrowawayRedis,
 } from '../helpers/servers.js';
@@ -18,6 +24,7 @@ import { loadEcosystemApps, type EcosystemApps } from './ecosystem-apps.js';
 import { Pm2Control, type Pm2Process } from './pm2-control.js';
 import { sleep } from './send-job.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { waitForDrain } from './verify.js';
 
 /** How a {@link ChaosStack} is configured. */
 export interface StackOptions {
@@ -35,6 +42,13 @@ export interface StackOptions {
   cacheTtlSeconds?: number;
   /** More variables for both apps. */
   env?: Record<string, string>;
+  /**
+   * Run on a throwaway Redis Cluster (3 masters + 3 replicas, cluster-node-timeout 1000,
+   * persistence off) through REDIS_CLUSTER_NODES instead of one redis-server. There is no
+   * proxy then (the cluster client finds every node by itself), so the daemon↔Redis cut
+   * and the Redis crash scenarios do not apply. @defaultValue false
+   */
+  cluster?: boolean;
 }
 
 /** A plain client of the stack's Redis (directly, not through the proxy). */
@@ -45,29 +59,39 @@ export type InspectRedis = ReturnType<typeof createClient>;
  * redis.conf and AOF on, the MongoDB-protocol server, and the PM2 ecosystem's `api`
  * (cluster) and `expiry-daemon` apps running the compiled dist/, started with PM2's
  * programmatic API on a private PM2 daemon. The daemons reach Redis through a
- * {@link TcpProxy}, so the network between them and Redis can be cut.
+ * {@link TcpProxy}, so the network between them and Redis can be cut. With
+ * {@link StackOptions.cluster} a throwaway Redis Cluster takes the place of the
+ * redis-server and the proxy.
  *
- * Everything lives in one temporary directory (Redis data, PM2 logs) removed by
- * {@link close}, which also stops every process, even after a failed start.
+ * Everything lives in one temporary directory (Redis data, PM2 logs; a cluster's nodes in
+ * one of their own) removed by {@link close}, which also stops every process, even after a
+ * failed start.
  */
 export class ChaosStack {
   readonly id = randomBytes(4).toString('hex');
   readonly prefix = `chaos:${this.id}:`;
   readonly dbName = `chaos_${this.id}`;
   readonly jwtSecret = randomBytes(32).toString('hex');
+  /** The keys of a single node (the one untagged partition); on a cluster see {@link space}. */
   readonly keys = new RedisKeys(this.prefix);
+  /** Where the apps put each key: {@link keys} on one node, tagged partitions on a cluster. */
+  space: KeySpace = KeySpace.single(this.prefix);
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'chat-chaos-'));
   readonly logDir = path.join(this.dir, 'logs');
   port = 0;
   redis: ThrowawayRedis | undefined;
+  /** Set instead of {@link redis} (and {@link proxy}) on a cluster stack. */
+  cluster: ThrowawayCluster | undefined;
   mongo: ThrowawayMongo | undefined;
   proxy: TcpProxy | undefined;
   pm2: Pm2Control | undefined;
   inspectRedis: InspectRedis | undefined;
+  /** The cluster stack's inspecting client (a cluster client); {@link inspectRedis} on one node. */
+  inspectCluster: RedisClient | undefined;
   private mongoClient: MongoClient | undefined;
   private apps: EcosystemApps | undefined;
-  readonly options: Required<Omit<StackOptions, 'env' | 'redisExtraArgs'>> &
-    Pick<StackOptions, 'env' | 'redisExtraArgs'>;
+  readonly options: Required<Omit<StackOptions, 'env' | 'redisExtraArgs' | 'cluster'>> &
+    Pick<StackOptions, 'env' | 'redisExtraArgs' | 'cluster'>;
 
   private constructor(opts: StackOptions) {
     this.options = {
@@ -110,6 +134,7 @@ export class ChaosStack {
   }
 
   private async boot(): Promise<void> {
+    if (this.options.cluster) return this.bootOnCluster();
     const redisDir = path.join(this.dir, 'redis');
     const mongoDir = path.join(this.dir, 'mongo');
     [this.redis, this.mongo, this.port] = await Promise.all([
@@ -129,13 +154,34 @@ export class ChaosStack {
     // The inspecting client lives through Redis restarts; its errors are expected then.
     this.inspectRedis.on('error', () => {});
     await this.inspectRedis.connect();
+    await this.startApps(this.redis.url);
+  }
+
+  /** {@link boot} on a cluster: the same apps, every process on REDIS_CLUSTER_NODES. */
+  private async bootOnCluster(): Promise<void> {
+    [this.cluster, this.mongo, this.port] = await Promise.all([
+      startThrowawayCluster(),
+      startThrowawayMongo({ dir: path.join(this.dir, 'mongo') }),
+      freePort(),
+    ]);
+    const config = loadConfig(this.appEnv());
+    this.space = keySpaceOf(config.redis);
+    const silent = createLogger({ level: 'silent', name: 'chaos-inspect' });
+    this.inspectCluster = createRedisClient(config.redis, silent, { name: 'chaos-inspect' });
+    await this.inspectCluster.connect();
+    // Only so that the ecosystem file adds no local redis-server of its own.
+    await this.startApps(`redis://${this.cluster.nodes[0]!.host}:${this.cluster.nodes[0]!.port}`);
+  }
+
+  /** Connects to MongoDB, starts the PM2 apps and waits until they serve. */
+  private async startApps(redisUrl: string): Promise<void> {
+    if (!this.mongo) throw new Error('stack not started');
     this.mongoClient = new MongoClient(this.mongo.uri, { serverSelectionTimeoutMS: 15000 });
     await this.mongoClient.connect();
-
     this.apps = loadEcosystemApps({
       apiInstances: this.options.apiInstances,
       daemonInstances: this.options.daemonInstances,
-      redisUrl: this.redis.url,
+      redisUrl,
       mongoUri: this.mongo.uri,
     });
     this.pm2 = await Pm2Control.connect();
@@ -146,13 +192,16 @@ export class ChaosStack {
 
   /** Environment of both apps; `overrides` win. */
   appEnv(overrides: Record<string, string> = {}): Record<string, string> {
-    if (!this.redis || !this.mongo) throw new Error('stack not started');
+    const redisVar: Record<string, string> | undefined = this.cluster
+      ? { REDIS_CLUSTER_NODES: this.cluster.seeds }
+      : this.redis && { REDIS_URL: this.redis.url };
+    if (!redisVar || !this.mongo) throw new Error('stack not started');
     return {
       NODE_ENV: 'test',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(this.port),
-      REDIS_URL: this.redis.url,
+      ...redisVar,
       MONGODB_URI: this.mongo.uri,
       MONGODB_DB: this.dbName,
       REDIS_KEY_PREFIX: this.prefix,
@@ -200,10 +249,15 @@ export class ChaosStack {
     });
   }
 
-  /** Starts the `expiry-daemon` app, reaching Redis through the proxy. */
+  /** Starts the `expiry-daemon` app, reaching Redis through the proxy (on one node). */
   async startDaemons(overrides: Record<string, string> = {}): Promise<void> {
-    if (!this.apps || !this.pm2 || !this.proxy) throw new Error('stack not started');
-    const env = this.appEnv({ REDIS_URL: `redis://127.0.0.1:${this.proxy.port}`, ...overrides });
+    if (!this.apps || !this.pm2 || (!this.proxy && !this.cluster)) {
+      throw new Error('stack not started');
+    }
+    const viaProxy: Record<string, string> = this.proxy
+      ? { REDIS_URL: `redis://127.0.0.1:${this.proxy.port}` }
+      : {};
+    const env = this.appEnv({ ...viaProxy, ...overrides });
     await this.pm2.start({
       ...this.appDef(this.apps.daemon, 'expiry-daemon', env),
       instances: this.options.daemonInstances,
@@ -275,6 +329,30 @@ export class ChaosStack {
     throw new Error(`the stack was not ready within ${timeoutMs} ms (last /health: ${last})`);
   }
 
+  /**
+   * Waits until the daemons have processed every expiration (the due index and the
+   * inflight set of every partition empty). Returns how long it took.
+   */
+  async waitForDrain(timeoutMs: number): Promise<number> {
+    if (this.inspectRedis) return waitForDrain(this.inspectRedis, this.keys, timeoutMs);
+    const redis = this.inspectCluster;
+    if (!redis) throw new Error('stack not started');
+    const started = Date.now();
+    let last: unknown;
+    while (Date.now() - started < timeoutMs) {
+      try {
+        const r = await daemonRecords(redis, this.space);
+        last = r;
+        if (r.due === 0 && r.inflight === 0) return Date.now() - started;
+      } catch (err) {
+        // A shard may still be failing over: ask again.
+        last = (err as Error).message;
+      }
+      await sleep(200);
+    }
+    throw new Error(`the daemons did not drain within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+  }
+
   /** SIGKILL to redis-server: a crash, losing what was not yet written to the AOF. */
   async crashRedis(): Promise<void> {
     await this.redis?.process?.kill();
@@ -304,9 +382,12 @@ export class ChaosStack {
     await this.pm2?.close().catch(() => undefined);
     await this.proxy?.close().catch(() => undefined);
     await this.inspectRedis?.close().catch(() => this.inspectRedis?.destroy());
+    await this.inspectCluster?.close().catch(() => this.inspectCluster?.destroy());
     await this.mongoClient?.close().catch(() => undefined);
     await this.redis?.stop().catch(() => undefined);
+    await this.cluster?.dispose().catch(() => undefined);
     await this.mongo?.stop().catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
+    // CHAOS_KEEP_DIR=1 keeps the PM2 logs (logs/*.log) for a look after a failed run.
+    if (!process.env.CHAOS_KEEP_DIR) rmSync(this.dir, { recursive: true, force: true });
   }
 }

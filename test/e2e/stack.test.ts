@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { formatTable, recorded } from '../chaos/figures.js';
 import { checkSharedRateLimit } from '../chaos/rate-limit-check.js';
 import { prepareChaos, SHORT, type ChaosContext } from '../chaos/scenario-runner.js';
@@ -39,6 +42,9 @@ describe('reliability (short): the PM2 stack under faults', function () {
     });
     it('5: MongoDB down: sends answer 202 and are persisted later', async () => {
       await mongoOutage(ctx!, 'write-through');
+      // The api runs in PM2's cluster mode: its warning must reach PM2's log file.
+      const apiLog = readFileSync(path.join(ctx!.stack.logDir, 'api.out.log'), 'utf8');
+      assert.match(apiLog, /MongoDB unavailable: sends are accepted into Redis/);
     });
     it('6: maxmemory pressure evicts cache entries, never the records', async () => {
       await memoryPressure(ctx!, 'write-through');

@@ -16,7 +16,7 @@ import {
 } from '../helpers/expiry-fixtures.js';
 import { sharedServers, startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { createTestContext } from '../helpers/test-context.js';
-import { onNode } from '../helpers/cluster-node.js';
+import { masterOf, messageSlot, onNode, shards, type Shard } from '../helpers/cluster-node.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
@@ -160,44 +160,6 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A slot range, its master and its replicas (ports), as CLUSTER SLOTS says now. */
-interface Shard {
-  from: number;
-  to: number;
-  master: number;
-  replicas: number[];
-}
-
-/** The shards as the first node that answers sees them. */
-async function shards(cluster: ThrowawayCluster): Promise<Shard[]> {
-  let lastError: unknown;
-  for (const node of cluster.nodes) {
-    try {
-      const slots = await onNode(node.port, (c) => c.clusterSlots());
-      return slots.map((s) => ({
-        from: s.from,
-        to: s.to,
-        master: s.master.port,
-        replicas: s.replicas.map((r) => r.port),
-      }));
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw new Error('no node of the cluster answers', { cause: lastError });
-}
-
-function masterOf(map: Shard[], slot: number): number {
-  const shard = map.find((s) => slot >= s.from && slot <= s.to);
-  assert.ok(shard, `slot ${slot} is served`);
-  return shard.master;
-}
-
-/** The hash slot of message `id`'s keys (its conversation's partition). */
-function messageSlot(space: KeySpace, id: string): number {
-  return keySlot(space.forMessage(id).message(id));
 }
 
 /**

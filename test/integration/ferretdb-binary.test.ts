@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureFerretdbBinary, ferretdbBinaryPath } from '../../src/local/ferretdb-binary.js';
@@ -33,13 +41,48 @@ describe('the local FerretDB build', function () {
     const bin = await first;
     assert.equal(bin, ferretdbBinaryPath(root));
     assert.equal(execFileSync(bin, { encoding: 'utf8' }), 'fake ferretdb\n');
-    assert.deepEqual(readdirSync(path.dirname(bin)), ['ferretdb-local'], 'no temporary file left');
+    assert.deepEqual(
+      readdirSync(path.dirname(bin)).sort(),
+      ['ferretdb-local', 'ferretdb-local.key'],
+      'no temporary file left',
+    );
     assert.match(lines[0] ?? '', /^Building the local MongoDB-protocol server \(FerretDB\)/);
     assert.match(lines.at(-1) ?? '', /^Built \.bin\/ferretdb-local in \d+ s\.$/);
 
     const built = statSync(bin).mtimeMs;
     assert.equal(await ensureFerretdbBinary(root, (l) => lines.push(l)), bin);
     assert.equal(statSync(bin).mtimeMs, built, 'a current program is not rebuilt');
+  });
+
+  it('rebuilds when a source or a patch changes, whatever the file times say', async () => {
+    const root = fakeRoot(HELLO);
+    roots.push(root);
+    const bin = await ensureFerretdbBinary(root, () => {});
+    const src = path.join(root, 'tools', 'ferretdb');
+    writeFileSync(path.join(src, 'main.go'), HELLO.replace('fake ferretdb', 'fake ferretdb 2'));
+    // A source older than the program (a checkout, a copy keeping times) still counts.
+    utimesSync(path.join(src, 'main.go'), new Date(0), new Date(0));
+    await ensureFerretdbBinary(root, () => {});
+    assert.equal(execFileSync(bin, { encoding: 'utf8' }), 'fake ferretdb 2\n');
+
+    const built = statSync(bin).mtimeMs;
+    mkdirSync(path.join(src, 'patches'));
+    writeFileSync(path.join(src, 'patches', 'README.md'), 'not a patch\n');
+    await ensureFerretdbBinary(root, () => {});
+    assert.equal(statSync(bin).mtimeMs, built, 'only *.patch files are part of the sources');
+  });
+
+  it('refuses patches when go.mod does not pin the module they patch', async () => {
+    const root = fakeRoot(HELLO);
+    roots.push(root);
+    const patches = path.join(root, 'tools', 'ferretdb', 'patches');
+    mkdirSync(patches);
+    writeFileSync(path.join(patches, '0001-x.patch'), '');
+    await assert.rejects(
+      ensureFerretdbBinary(root, () => {}),
+      /tools\/ferretdb\/go\.mod does not require github\.com\/FerretDB\/FerretDB/,
+    );
+    assert.deepEqual(readdirSync(path.join(root, '.bin')), []);
   });
 
   it('fails with the end of the compiler output, leaving nothing behind', async () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
+import { isAppError } from '../../src/errors/app-error.js';
+import { ReplicaWait } from '../../src/redis/replica-wait.js';
 import {
   call,
   signupUser,
@@ -146,5 +148,31 @@ describe('a write-behind send waits for a replica (REDIS_WAIT_REPLICAS=1)', func
       (m: { content: string }) => m.content === 'unconfirmed',
     );
     assert.equal(copies.length, 1, 'stored once');
+  });
+});
+
+describe('ReplicaWait on a node that is a replica', function () {
+  this.timeout(30000);
+
+  it('answers NOT_REPLICATED (a demoted master cannot confirm), not the WAIT error', async () => {
+    const master = await startThrowawayRedis();
+    const replica = await startThrowawayRedis({
+      extraArgs: ['--replicaof', '127.0.0.1', String(master.port)],
+    });
+    const client = createClient({ url: replica.url });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const wait = new ReplicaWait(client, 1, 100);
+      await assert.rejects(wait.after('k'), (err: unknown) => {
+        assert.ok(isAppError(err), String(err));
+        assert.equal(err.code, 'NOT_REPLICATED');
+        return true;
+      });
+    } finally {
+      client.destroy();
+      await replica.dispose();
+      await master.dispose();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { MongoClient, ObjectId } from 'mongodb';
 import { USERS_COLLECTION, UserStore, type UserDoc } from '../../src/auth/user-store.js';
-import { RedisKeys } from '../../src/redis/keys.js';
+import { KeySpace } from '../../src/redis/key-space.js';
 import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
@@ -16,13 +16,15 @@ describe('UserStore with the shared set of known users', function () {
   let redis: RedisNodeClient;
   let mongo: MongoClient;
   let unreachable: MongoClient;
-  let shared: { redis: RedisNodeClient; key: string };
+  let shared: { redis: RedisNodeClient; key: (id: string) => string };
 
   before(async function () {
     ctx = createTestContext('userstore');
     redis = createRedisNodeClient(ctx.config.redis, ctx.logger, { name: 'test' });
     await redis.connect();
-    shared = { redis, key: new RedisKeys(ctx.config.redis.keyPrefix).knownUsers };
+    // Partitioned as on a cluster: each user's id is kept in the set of its partition.
+    const space = new KeySpace(ctx.config.redis.keyPrefix, 4, true);
+    shared = { redis, key: (id) => space.forUser(id).knownUsers };
     mongo = new MongoClient(ctx.config.mongo.uri);
     await mongo.connect();
     unreachable = new MongoClient('mongodb://127.0.0.1:9/', { serverSelectionTimeoutMS: 300 });
@@ -40,7 +42,7 @@ describe('UserStore with the shared set of known users', function () {
   it('a user created by one process exists for another while MongoDB is down', async function () {
     const one = UserStore.fromDb(db(), { shared });
     const user = await one.create(`u${Date.now()}`, 'hash');
-    assert.equal(await redis.sIsMember(shared.key, user.id), 1);
+    assert.equal(await redis.sIsMember(shared.key(user.id), user.id), 1);
 
     const other = UserStore.fromDb(unreachable.db(ctx.config.mongo.db), { shared });
     assert.equal(await other.exists(user.id), true);
@@ -57,9 +59,9 @@ describe('UserStore with the shared set of known users', function () {
       .collection<UserDoc>(USERS_COLLECTION)
       .insertOne({ _id, username: `old${Date.now()}`, passwordHash: 'h', createdAt: new Date() });
     const id = _id.toHexString();
-    assert.equal(await redis.sIsMember(shared.key, id), 0);
+    assert.equal(await redis.sIsMember(shared.key(id), id), 0);
     assert.equal(await UserStore.fromDb(db(), { shared }).exists(id), true);
-    assert.equal(await redis.sIsMember(shared.key, id), 1);
+    assert.equal(await redis.sIsMember(shared.key(id), id), 1);
     assert.equal(
       await UserStore.fromDb(db(), { shared }).exists(new ObjectId().toHexString()),
       false,
@@ -152,7 +154,7 @@ describe('UserStore with the shared set of known users', function () {
           passwordHash: 'h',
           createdAt: new Date(),
         });
-      await redis.sAdd(shared.key, id);
+      await redis.sAdd(shared.key(id), id);
       // The shared set is asked before the remembered "no": no stale answer, no MongoDB read.
       assert.equal(await users.exists(id), true);
       assert.equal(finds, 1);

@@ -11,6 +11,10 @@ describe('backend errors', () => {
       new ErrorReply('CLUSTERDOWN The cluster is down'),
       new ErrorReply('TRYAGAIN Multiple keys request during rehashing of slot'),
       new ErrorReply('LOADING Redis is loading the dataset in memory'),
+      new ErrorReply(
+        'UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)',
+      ),
+      new ErrorReply("READONLY You can't write against a read only replica."),
     ]) {
       assert.equal(isRedisUnavailable(err), true, err.message);
       const mapped = mapBackendError(err);

@@ -59,6 +59,16 @@ describe('KeySpace', () => {
     assert.ok(Math.min(...counts) >= 60 && Math.max(...counts) <= 140, counts.join(' '));
   });
 
+  it('spreads the known-users set over the partitions, one name on a single node', () => {
+    const hex = (n: number) => n.toString(16).padStart(24, '0');
+    const space = new KeySpace('', 16, true);
+    const sets = new Set<string>();
+    for (let i = 0; i < 320; i++) sets.add(space.forUser(hex(i)).knownUsers);
+    assert.equal(sets.size, 16);
+    assert.equal(space.forUser(hex(7)), space.forUser(hex(7)));
+    assert.equal(new KeySpace('p:', 1, false).forUser(hex(7)).knownUsers, 'p:users:known');
+  });
+
   it('tags a single partition on a cluster', () => {
     const space = new KeySpace('', 1, true);
     assert.match(space.partitions[0]!.due, /^\{\d+\}:expiry:due$/);
