@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './lib/child.js';
-import { SYSTEM_BUILD_DIR } from './lib/system-build.js';
+import { SYSTEM_BUILDS_DIR } from './lib/system-build.js';
 
 interface ProfileNode {
   id: number;
@@ -27,7 +27,7 @@ function moduleOf(url: string, functionName: string): string {
   // The bench's compiled copy of src/ (system-build.ts), named by its source file.
   const file = url
     .replace(/^file:\/\//, '')
-    .replace(`${SYSTEM_BUILD_DIR}/`, `${ROOT}/src/`)
+    .replace(new RegExp(`^${SYSTEM_BUILDS_DIR}/build-\\d+/`), `${ROOT}/src/`)
     .replace(/\/src\/(.*)\.js$/, '/src/$1.ts');
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
   if (nm?.[1]) return `node_modules/${nm[1]}`;

@@ -10,14 +10,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { createClient } from 'redis';
-import type { BenchResult } from './lib/bench-result.js';
+import { withSpread, type BenchResult } from './lib/bench-result.js';
 import { parseBenchOptions } from './lib/bench-options.js';
 import { startBenchServers } from './lib/bench-servers.js';
 import { writeBenchmarksMd, type BenchReport } from './lib/benchmarks-md.js';
 import { ROOT } from './lib/child.js';
 import { cleanupAll, cleanupOnSignals, onCleanup } from './lib/cleanup.js';
 import { writeLagChart } from './lib/lag-chart.js';
-import { machineInfo, packageVersions } from './lib/machine-info.js';
+import { machineInfo, machineLine, packageVersions } from './lib/machine-info.js';
 import { redisStatsReport, resetRedisStats } from './lib/redis-stats.js';
 import { renderNotes, renderTable } from './lib/report-table.js';
 import type { ScenarioContext } from './lib/scenario.js';
@@ -65,7 +65,7 @@ async function main(): Promise<number> {
     log(`── ${scenario.ids.join(', ')}`);
     try {
       if (profileRun) await resetRedisStats(redis);
-      results.push(...(await scenario.run(ctx)));
+      results.push(...(await scenario.run(ctx)).map(withSpread));
       if (profileRun) {
         const file = path.join(profileRun, `${scenario.ids[0]}-redis.txt`);
         writeFileSync(file, await redisStatsReport(redis));
@@ -90,7 +90,15 @@ async function main(): Promise<number> {
   }
 
   const durationSeconds = Math.round((Date.now() - started) / 1000);
-  const command = `npm run bench${options.quick ? ' -- --quick' : ''}${options.only.length ? ` -- --only=${options.only.join(',')}` : ''}`;
+  // How fast this host was, on the machine line: figures of runs on other hosts compare by it.
+  const limit = results.find((r) => r.id === 'redis-limit')?.value;
+  if (typeof limit === 'number') machine.redisLimit = limit;
+  const flags = [
+    ...(options.quick ? ['--quick'] : []),
+    ...(options.profile ? ['--profile'] : []),
+    ...(options.only.length ? [`--only=${options.only.join(',')}`] : []),
+  ];
+  const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
   const report: BenchReport = {
     command,
     quick: options.quick,
@@ -113,7 +121,7 @@ async function main(): Promise<number> {
 
   process.stdout.write(`\n${renderTable(results)}\n\n${renderNotes(results)}\n\n`);
   process.stdout.write(
-    `${options.quick ? 'QUICK run (smaller counts/durations). ' : ''}${durationSeconds} s on ${machine.cpuModel} × ${machine.cores}, node ${machine.node}, redis ${machine.redis}, ${machine.mongo}. ` +
+    `${options.quick ? 'QUICK run (smaller counts/durations). ' : ''}${durationSeconds} s on ${machineLine(machine)}; node ${machine.node}, redis ${machine.redis}, ${machine.mongo}. ` +
       `Written: bench/results/latest.json${chart ? ', bench/results/lag.svg' : ''}${full ? ', BENCHMARKS.md, docs/bench-lag.svg' : ''}\n`,
   );
   return 0;

@@ -48,3 +48,33 @@ export function sendRequests(users: readonly ApiUser[]) {
     }),
   }));
 }
+
+/** One API call as `user` (POST with a body, else GET); throws on a status ≥ 300. */
+export async function apiCall(url: string, path: string, user: ApiUser, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${text}`);
+  return { cache: res.headers.get('x-cache'), text };
+}
+
+/** Sends `perConversation` messages from each user to the next (the ring of sendRequests). */
+export async function fillRing(
+  url: string,
+  users: readonly ApiUser[],
+  perConversation: number,
+): Promise<void> {
+  for (let k = 0; k < perConversation; k++) {
+    await Promise.all(
+      users.map((u, i) =>
+        apiCall(url, '/api/messages/send', u, {
+          receiverId: users[(i + 1) % users.length]?.id,
+          content: `message ${k}: hello, how are you today?`,
+        }),
+      ),
+    );
+  }
+}

@@ -1,6 +1,7 @@
 import { freePort } from '../../src/local/port-probe.js';
 import { NodeChild } from './child.js';
 import type { BenchServers } from './bench-servers.js';
+import { BENCH_JWT_SECRET } from './system-processes.js';
 
 /** The bare Koa baseline server (bench/workers/bare-koa-server.ts), started and ready. */
 export async function startBareKoa(
@@ -13,6 +14,8 @@ export async function startBareKoa(
       MONGODB_URI: servers.mongoUri,
       MONGODB_DB: 'bench',
       PORT: String(port),
+      // The API's secret, so that the tokens it issued verify on the write-behind route.
+      JWT_SECRET: BENCH_JWT_SECRET,
     },
   });
   await child.next('ready', 30000);

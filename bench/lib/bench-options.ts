@@ -1,3 +1,5 @@
+import { expandRowGroups } from './row-groups.js';
+
 /**
  * Sizes of a benchmark run. `--quick` (~2–3 minutes) scales counts and durations down and
  * says so in every row's notes; a full run (~15 minutes) uses the issue's figures.
@@ -6,7 +8,7 @@ export interface BenchOptions {
   quick: boolean;
   /** Write CPU profiles of the API and daemon processes (`--profile`). */
   profile: boolean;
-  /** Run only these scenario ids (`--only=a,b`); empty = all. */
+  /** Run only these row ids (`--only=a,b`; a group such as `cluster` stands for its rows); empty = all. */
   only: string[];
   /** Rounds per scenario (the median is reported). */
   rounds: number;
@@ -28,8 +30,10 @@ export interface BenchOptions {
   persistCount: number;
   /** Cached keys during seed-poll-cost (issue: 1,000,000). */
   pollKeys: number;
-  /** Seconds of idle polling measured in seed-poll-cost. */
+  /** Seconds of idle polling measured in each round of seed-poll-cost (and of Redis idle). */
   pollSeconds: number;
+  /** Rounds of seed-poll-cost (the median is reported). */
+  pollRounds: number;
   /** Seconds of each HTTP load run (after a warm-up). */
   httpSeconds: number;
   /** Connections of the HTTP load runs (issue: 50). */
@@ -45,7 +49,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
   const onlyArg = argv.find((a) => a.startsWith('--only='));
-  const only = onlyArg ? onlyArg.slice('--only='.length).split(',').filter(Boolean) : [];
+  const only = onlyArg
+    ? expandRowGroups(onlyArg.slice('--only='.length).split(',').filter(Boolean))
+    : [];
   if (quick) {
     return {
       quick,
@@ -62,6 +68,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       persistCount: 10000,
       pollKeys: 200000,
       pollSeconds: 5,
+      pollRounds: 2,
       httpSeconds: 3,
       connections: 50,
       sockets: 200,
@@ -82,7 +89,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     deliveryWindowSeconds: 60,
     persistCount: 100000,
     pollKeys: 1000000,
-    pollSeconds: 8,
+    pollSeconds: 15,
+    pollRounds: 5,
     httpSeconds: 6,
     connections: 50,
     sockets: 1000,

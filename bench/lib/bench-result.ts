@@ -1,4 +1,4 @@
-import { median, round } from './stats.js';
+import { median, round, spread, type Spread } from './stats.js';
 
 /** One row of `bench/results/latest.json` and of the table in BENCHMARKS.md. */
 export interface BenchResult {
@@ -19,6 +19,11 @@ export interface BenchResult {
   baselineP99?: number;
   /** Per-round figures, so that the spread is visible. */
   rounds?: { value: number; baseline: number }[];
+  /**
+   * Min / median / max over {@link rounds} of the system's figure and of the round's own
+   * ratio (system against the baseline of the same round); set by {@link withSpread}.
+   */
+  spread?: { rounds: number; value: Spread; ratio?: Spread };
   /** What a reader needs to judge the figure (counts, quick mode, what limits it). */
   notes: string[];
 }
@@ -64,4 +69,26 @@ export function httpThroughputResult(opts: {
     })),
     notes: opts.notes,
   };
+}
+
+/**
+ * `result` with its {@link BenchResult.spread} filled from its rounds. The ratio of a round
+ * is taken in the direction of the row's own ratio — value ÷ baseline, or baseline ÷ value
+ * where the row says so (read-miss: read-hit ÷ read-miss) — told apart by which of the two
+ * the row's ratio of medians is closer to.
+ */
+export function withSpread(result: BenchResult): BenchResult {
+  const rounds = result.rounds?.filter((x) => Number.isFinite(x.value)) ?? [];
+  if (result.value === null || rounds.length === 0) return result;
+  // The row's own median, not that of the rounds' figures as rounded for reading.
+  const value = { ...spread(rounds.map((x) => x.value)), median: result.value };
+  let ratio: Spread | undefined;
+  const base = median(rounds.map((x) => x.baseline));
+  if (result.ratio !== null && rounds.every((x) => x.value > 0 && x.baseline > 0) && base > 0) {
+    const direct = value.median / base;
+    const inverted =
+      Math.abs(Math.log(result.ratio * direct)) < Math.abs(Math.log(result.ratio / direct));
+    ratio = spread(rounds.map((x) => (inverted ? x.baseline / x.value : x.value / x.baseline)));
+  }
+  return { ...result, spread: { rounds: rounds.length, value, ...(ratio ? { ratio } : {}) } };
 }

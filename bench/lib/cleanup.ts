@@ -19,8 +19,20 @@ export function onCleanup(name: string, run: Disposer): () => Promise<void> {
   };
 }
 
-/** Runs every disposer, newest first; each failure is reported and the rest still run. */
-export async function cleanupAll(): Promise<void> {
+let running: Promise<void> | undefined;
+
+/**
+ * Runs every disposer, newest first; each failure is reported and the rest still run. A
+ * second call (Ctrl-C during the runner's own cleanup) waits for the one under way.
+ */
+export function cleanupAll(): Promise<void> {
+  running ??= runDisposers().finally(() => {
+    running = undefined;
+  });
+  return running;
+}
+
+async function runDisposers(): Promise<void> {
   while (disposers.length > 0) {
     const d = disposers.pop();
     if (!d) break;

@@ -14,7 +14,7 @@ import { percentile } from './stats.js';
 import { scrape, type DaemonProcess } from './system-processes.js';
 
 /** Each expiration falls due this long after it is created (the send script's TTL: 1 s). */
-const LEAD_MS = 1000;
+export const LEAD_MS = 1000;
 
 /** The lag figures of one run, in ms. */
 export interface LagRun {
@@ -67,14 +67,30 @@ async function generate(
  * processed by the running `daemons`; lag from the daemons' `expiration_lag_seconds`
  * histograms (the difference of two scrapes).
  */
-export async function systemLagRun(
+export function systemLagRun(ctx: ScenarioContext, daemons: DaemonProcess[]): Promise<LagRun> {
+  return daemonLagRun(
+    ctx,
+    daemons,
+    () => generate(ctx, 'system'),
+    () => waitExpiryDrained(ctx.redis, ctx.options.deliveryWindowSeconds * 1000),
+  );
+}
+
+/**
+ * The lag of `daemons` over what `create` makes (expirations due LEAD_MS after their
+ * creation), once `drained` says they are all processed: from the daemons'
+ * `expiration_lag_seconds` histograms, the difference of a scrape before and one after.
+ */
+export async function daemonLagRun(
   ctx: ScenarioContext,
   daemons: DaemonProcess[],
+  create: () => Promise<{ created: number }>,
+  drained: () => Promise<unknown>,
 ): Promise<LagRun> {
   const before = await Promise.all(daemons.map((d) => scrape(d.metricsUrl)));
-  const gen = await generate(ctx, 'system');
+  const gen = await create();
   await sleep(LEAD_MS);
-  await waitExpiryDrained(ctx.redis, ctx.options.deliveryWindowSeconds * 1000);
+  await drained();
   const after = await Promise.all(daemons.map((d) => scrape(d.metricsUrl)));
   const name = 'expiration_lag_seconds';
   const h = histogramDelta(

@@ -13,6 +13,20 @@ export interface MachineInfo {
   os: string;
   /** Load average at the start: other work on a shared machine shows here. */
   loadAverage: number[];
+  /**
+   * SET/s of the `redis-limit` row (redis-benchmark on the run's Redis), filled in once it
+   * has run: how fast this host was, so that runs on different hosts can be compared.
+   */
+  redisLimit?: number;
+}
+
+/** The machine as one line of prose (the report and BENCHMARKS.md). */
+export function machineLine(m: MachineInfo): string {
+  const limit =
+    m.redisLimit === undefined
+      ? ''
+      : `; \`redis-limit\` ${Math.round(m.redisLimit).toLocaleString('en-US')} SET/s`;
+  return `${m.cpuModel} × ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}${limit}; load average at start ${m.loadAverage.join(' / ')} (a shared machine)`;
 }
 
 function packageVersion(name: string): string {

@@ -27,3 +27,20 @@ export function round(value: number, digits = 3): number {
   if (!Number.isFinite(value) || value === 0) return value;
   return Number(value.toPrecision(digits));
 }
+
+/** The smallest, median and largest of some rounds' figures. */
+export interface Spread {
+  min: number;
+  median: number;
+  max: number;
+}
+
+/** {@link Spread} of `values`, each rounded to `digits` significant digits; NaNs when empty. */
+export function spread(values: readonly number[], digits = 3): Spread {
+  if (values.length === 0) return { min: Number.NaN, median: Number.NaN, max: Number.NaN };
+  return {
+    min: round(Math.min(...values), digits),
+    median: round(median(values), digits),
+    max: round(Math.max(...values), digits),
+  };
+}

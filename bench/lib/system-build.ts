@@ -3,6 +3,7 @@ import { cpSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './child.js';
+import { onCleanup } from './cleanup.js';
 
 const run = promisify(execFile);
 
@@ -11,7 +12,9 @@ const run = promisify(execFile);
  * and Prettier alike) and inside the project, so that the compiled code still finds the
  * project root (redis.conf) and the dependencies by walking up.
  */
-export const SYSTEM_BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'chat-bench', 'build');
+export const SYSTEM_BUILDS_DIR = path.join(ROOT, 'node_modules', '.cache', 'chat-bench');
+/** This run's own build: two runs at once must not delete each other's (removed at the end). */
+export const SYSTEM_BUILD_DIR = path.join(SYSTEM_BUILDS_DIR, `build-${process.pid}`);
 
 /**
  * Compiles src/ with the project's build config into {@link SYSTEM_BUILD_DIR} (plus the Lua
@@ -24,6 +27,8 @@ export const SYSTEM_BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'chat-
  */
 export async function buildSystem(): Promise<string | undefined> {
   rmSync(SYSTEM_BUILD_DIR, { recursive: true, force: true });
+  // Registered first, so run last: after every process started from the build has stopped.
+  onCleanup('system build', async () => rmSync(SYSTEM_BUILD_DIR, { recursive: true, force: true }));
   let warning: string | undefined;
   try {
     await run(

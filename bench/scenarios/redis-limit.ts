@@ -52,6 +52,7 @@ export const redisLimit: Scenario = {
       ratio: null,
       goal: 'reported, for scale',
       met: null,
+      rounds: values.map((v) => ({ value: round(v), baseline: round(v) })),
       notes: [
         `${n} requests, 50 clients, pipeline 16; rounds ${values.map((v) => round(v)).join(', ')}`,
       ],

@@ -15,7 +15,7 @@ import { KeySpace } from '../../src/redis/key-space.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { benchMessage, benchUsers } from '../lib/burst-seeder.js';
 import { useNodeRedisForBullmq } from '../lib/bullmq-node-redis.js';
-import { sleep } from '../lib/sleep.js';
+import { createAtRate } from '../lib/create-at-rate.js';
 import { env, runWorker, tell, whenParentSays } from './worker-ipc.js';
 
 runWorker(async () => {
@@ -62,21 +62,7 @@ runWorker(async () => {
 
   tell({ type: 'ready' });
   await whenParentSays('go');
-  const total = Math.round(rate * seconds);
-  const start = Date.now();
-  let created = 0;
-  // Bounded by count and by time (the window plus a second of grace when Redis is slow).
-  while (created < total && Date.now() - start < (seconds + 1) * 1000) {
-    const target = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
-    if (target > created) {
-      const to = Math.min(target, created + 2000);
-      await create(created, to);
-      created = to;
-    } else {
-      await sleep(2);
-    }
-  }
-  const elapsed = (Date.now() - start) / 1000;
+  const { created, elapsed, start } = await createAtRate(rate, seconds, create);
   await queue?.close();
   await redis.close();
   tell({ type: 'result', data: { created, elapsed, rate: created / elapsed, firstAt: start } });

@@ -1,8 +1,9 @@
 /**
  * Baseline process of seed-poll-cost: the guide's expiry worker, `KEYS message:*` once a
- * second (it compared the keys it saw with the last round to find the expired ones). Runs
- * until the parent says 'stop', then reports its own CPU time and the rounds it ran.
- * Env: REDIS_URL.
+ * second (it compared the keys it saw with the last round to find the expired ones). Reports
+ * the rounds done after each one ('progress'), for seed-poll-cost to count the KEYS calls of
+ * its window (it reads the worker's CPU from /proc, then stops it). Told 'stop', it also
+ * reports its rounds and its own CPU time since it was ready. Env: REDIS_URL.
  */
 import { createClient } from 'redis';
 import { sleep } from '../lib/sleep.js';
