@@ -21,7 +21,7 @@ import { machineInfo, machineLine, packageVersions } from './lib/machine-info.js
 import { redisStatsReport, resetRedisStats } from './lib/redis-stats.js';
 import { renderNotes, renderTable } from './lib/report-table.js';
 import type { ScenarioContext } from './lib/scenario.js';
-import { buildSystem } from './lib/system-build.js';
+import { buildSystem, SYSTEM_BUILD_DIR } from './lib/system-build.js';
 import { profileSystemProcesses } from './lib/system-processes.js';
 import { SCENARIOS } from './scenarios/all-scenarios.js';
 
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     log(`CPU profiles of the API and daemon processes go to ${path.relative(ROOT, profileRun)}`);
   }
   log(
-    'compiling src/ into node_modules/.cache/chat-bench/build (the system runs as plain node, as in production)',
+    `compiling src/ into ${path.relative(ROOT, SYSTEM_BUILD_DIR)} (the system runs as plain node, as in production)`,
   );
   const buildWarning = await buildSystem();
   if (buildWarning) log(buildWarning);

@@ -1,3 +1,5 @@
+import { ObjectId, type Collection } from 'mongodb';
+import type { MessageDoc } from '../../src/messages/message.js';
 import { keySlot, type KeySpace } from '../../src/redis/key-space.js';
 import type { ApiUser } from './api-users.js';
 import { clusterShards, masterOf, type BenchCluster, type Shard } from './bench-cluster.js';
@@ -95,11 +97,26 @@ export interface FailoverOutcome {
   promotedMs: number;
   /** Until the first acknowledged send, started after the victim was gone, of a message on its shard. */
   writesBackMs: number;
+  /**
+   * Until the first expiration on its shard was processed after the kill: a message of the
+   * shard acknowledged before the kill, due after it, found in MongoDB (write-behind: the
+   * daemon stores it when it expires).
+   */
+  expirationsBackMs: number;
+}
+
+/** What {@link killMasterOnce} needs to see expirations processed. */
+export interface ExpiryWatch {
+  /** The messages collection the daemon writes expired messages to. */
+  messages: Collection<MessageDoc>;
+  /** The TTL the API caches sends with (CACHE_TTL_SECONDS), in ms. */
+  ttlMs: number;
 }
 
 /**
  * Kills (SIGKILL) the master of shard `shardIndex` (shards by first slot) while `load`
- * runs, measures until a send to that shard is acknowledged again, then starts the killed
+ * runs, measures until a send to that shard is acknowledged again and until an expiration
+ * of that shard is processed again (`watch`), then starts the killed
  * node again (it rejoins as a replica of the promoted one) and waits for a healthy cluster.
  * The load must already write to the system on `cluster`, whose key space is `space`.
  */
@@ -108,6 +125,7 @@ export async function killMasterOnce(
   space: KeySpace,
   load: SendTrickle,
   shardIndex: number,
+  watch: ExpiryWatch,
 ): Promise<FailoverOutcome> {
   const ports = cluster.running.nodes.map((n) => n.port);
   await cluster.running.waitHealthy(30000);
@@ -150,8 +168,36 @@ export async function killMasterOnce(
     5,
   );
   const writesBackMs = Math.min(...back().map((a) => a.ackedAt)) - killedAt;
+  const expirationsBackMs = await firstExpirationAfter(killedAt, load.acks.filter(onShard), watch);
   const promotedMs = await promoted;
   await cluster.running.startNode(victim);
   await cluster.running.waitHealthy(30000);
-  return { victim, promotedMs, writesBackMs };
+  return { victim, promotedMs, writesBackMs, expirationsBackMs };
+}
+
+/**
+ * Polls MongoDB for the messages of `acks` (of the dead shard) acknowledged before the kill
+ * and due after it, until one is stored; ms from the kill to that poll.
+ */
+async function firstExpirationAfter(
+  killedAt: number,
+  acks: readonly Ack[],
+  watch: ExpiryWatch,
+): Promise<number> {
+  const ids = acks
+    .filter((a) => a.ackedAt < killedAt && a.ackedAt + watch.ttlMs > killedAt)
+    .map((a) => new ObjectId(a.id));
+  if (ids.length === 0) throw new Error('no message of the dead shard was due after the kill');
+  let at = 0;
+  await waitUntil(
+    'an expiration of the dead shard processed',
+    async () => {
+      const found = await watch.messages.findOne({ _id: { $in: ids } }, { projection: { _id: 1 } });
+      at = Date.now();
+      return found !== null;
+    },
+    RECOVERY_TIMEOUT_MS,
+    20,
+  );
+  return at - killedAt;
 }

@@ -1,3 +1,4 @@
+import { MessageStore } from '../../src/messages/message-store.js';
 import { KeySpace } from '../../src/redis/key-space.js';
 import { apiCall, fillRing, signupUsers, sendRequests, type ApiUser } from '../lib/api-users.js';
 import {
@@ -359,37 +360,43 @@ async function failoverRow(
   const goalMs = CLUSTER_NODE_TIMEOUT_MS + 2000;
   const outcomes: FailoverOutcome[] = [];
   let sent = { acked: 0, failed: {} as Record<string, number> };
-  await withApi(ctx, { PERSISTENCE_MODE: 'write-behind', ...c.env }, async (api) => {
+  const env = { PERSISTENCE_MODE: 'write-behind', CACHE_TTL_SECONDS: '1', ...c.env };
+  const watch = { messages: MessageStore.fromDb(ctx.mongo.db('bench')).collection, ttlMs: 1000 };
+  await withApi(ctx, env, async (api) => {
+    const daemon = await startDaemon(ctx.servers, env);
     const load = new SendTrickle(api.url, users);
     try {
       for (let k = 0; k < KILLS; k++) {
-        const out = await killMasterOnce(c, c.space, load, k);
+        const out = await killMasterOnce(c, c.space, load, k, watch);
         ctx.log(
           `cluster-failover kill ${k + 1}: master :${out.victim}; replica promoted after ${out.promotedMs} ms, ` +
-            `writes to its shard acknowledged again after ${out.writesBackMs} ms`,
+            `writes to its shard acknowledged again after ${out.writesBackMs} ms, ` +
+            `its expirations processed again after ${out.expirationsBackMs} ms`,
         );
         outcomes.push(out);
       }
     } finally {
       await load.stop();
+      await daemon.stop();
       sent = { acked: load.acks.length, failed: load.failed };
     }
   });
   const back = outcomes.map((o) => o.writesBackMs);
+  const expiring = outcomes.map((o) => o.expirationsBackMs);
   const value = median(back);
-  const worst = Math.max(...back);
+  const worst = Math.max(...back, ...expiring);
   return {
     id: 'cluster-failover',
     unit: 'ms to writes again',
     value: round(value),
     baseline: { name: 'cluster-node-timeout + 2 s', value: goalMs },
     ratio: round(value / goalMs),
-    goal: `≤ cluster-node-timeout + 2 s (${goalMs} ms), every kill`,
+    goal: `≤ cluster-node-timeout + 2 s (${goalMs} ms), writes and expirations, every kill`,
     met: worst <= goalMs,
     rounds: back.map((ms) => ({ value: ms, baseline: goalMs })),
     notes: [
-      `${KILLS} kills (one shard each): min ${Math.min(...back)} / median ${round(value)} / max ${worst} ms to the first acknowledged send to the dead shard; replica promoted after ${outcomes.map((o) => o.promotedMs).join(', ')} ms`,
-      `light load: one write-behind send every 10 ms over ${USERS} users' conversations, no retry (${sent.acked} acknowledged; not: ${JSON.stringify(sent.failed)}); cluster-node-timeout ${CLUSTER_NODE_TIMEOUT_MS} ms`,
+      `${KILLS} kills (one shard each): min ${Math.min(...back)} / median ${round(value)} / max ${Math.max(...back)} ms to the first acknowledged send to the dead shard; its expirations processed again after min ${Math.min(...expiring)} / median ${round(median(expiring))} / max ${Math.max(...expiring)} ms (a message acknowledged before the kill, due after it, found in MongoDB; polled every 20 ms); replica promoted after ${outcomes.map((o) => o.promotedMs).join(', ')} ms`,
+      `light load: one write-behind send (TTL 1 s) every 10 ms over ${USERS} users' conversations, no retry (${sent.acked} acknowledged; not: ${JSON.stringify(sent.failed)}), one daemon; cluster-node-timeout ${CLUSTER_NODE_TIMEOUT_MS} ms`,
     ],
   };
 }
