@@ -113,6 +113,9 @@ apps.push(
     // SIGINT first: the API stops accepting and finishes in-flight requests.
     kill_timeout: 12000,
     stop_exit_codes: [CONFIG_EXIT_CODE],
+    // PM2's injected copy of its agent prints an OpenTelemetry error at every start; the
+    // process's own @pm2/io (src/metrics/pm2-metrics.ts) serves the metrics and triggers.
+    pmx: false,
     env: { NODE_ENV: env.NODE_ENV ?? 'development' },
   },
   {
@@ -126,6 +129,7 @@ apps.push(
     instance_var: 'NODE_APP_INSTANCE',
     kill_timeout: 12000,
     stop_exit_codes: [CONFIG_EXIT_CODE],
+    pmx: false,
     env: { NODE_ENV: env.NODE_ENV ?? 'development' },
   },
 );
