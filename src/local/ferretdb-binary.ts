@@ -245,8 +245,12 @@ async function preparePatchedSource(
   makeWritable(patched);
   for (const patch of patches) {
     try {
-      // Outside any git repository `git apply` works as `patch -p1`, and fails on a mismatch.
-      await run('git', ['apply', '--whitespace=nowarn', patch], { cwd: patched });
+      // Outside any git repository `git apply` works as `patch -p1`, and fails on a mismatch;
+      // the ceiling keeps a repository above the temporary directory from being used.
+      await run('git', ['apply', '--whitespace=nowarn', patch], {
+        cwd: patched,
+        env: { ...process.env, GIT_CEILING_DIRECTORIES: workDir },
+      });
     } catch (err) {
       throw new Error(
         `Applying ${path.basename(patch)} to ${PATCHED_MODULE}@${version} failed: ` +
