@@ -43,3 +43,15 @@ export function expectStatus(call: TimedCall, expected: number, what: string): T
   }
   return call;
 }
+
+/** A GET (or a POST of `body`) as `user`; throws on a status ≥ 300. */
+export async function apiCall(
+  url: string,
+  path: string,
+  user: { token: string },
+  body?: unknown,
+): Promise<TimedCall> {
+  const call = await timedCall(url, user.token, body === undefined ? 'GET' : 'POST', path, body);
+  if (call.status >= 300) throw new Error(`${path}: ${call.status} ${call.text}`);
+  return call;
+}

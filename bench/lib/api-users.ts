@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { apiCall } from './api-calls.js';
 
 /** A user signed up through the API, with its bearer token. */
 export interface ApiUser {
@@ -47,18 +48,6 @@ export function sendRequests(users: readonly ApiUser[]) {
       content: 'benchmark message: hello, how are you today?',
     }),
   }));
-}
-
-/** One API call as `user` (POST with a body, else GET); throws on a status ≥ 300. */
-export async function apiCall(url: string, path: string, user: ApiUser, body?: unknown) {
-  const res = await fetch(`${url}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${text}`);
-  return { cache: res.headers.get('x-cache'), text };
 }
 
 /** Sends `perConversation` messages from each user to the next (the ring of sendRequests). */

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createClient, createCluster } from 'redis';
+import { createCluster } from 'redis';
 import {
   freeClusterPorts,
   startRedisCluster,
@@ -97,43 +97,4 @@ export async function startBenchCluster(): Promise<BenchCluster> {
       await stopNodes();
     },
   };
-}
-
-/** A slot range and the port of the master serving it. */
-export interface Shard {
-  from: number;
-  to: number;
-  master: number;
-}
-
-/**
- * The shards as CLUSTER SLOTS of the first of `ports` that answers says, sorted by their
- * first slot (a shard keeps its slots through a failover: only its master changes).
- */
-export async function clusterShards(ports: readonly number[]): Promise<Shard[]> {
-  let lastError: unknown;
-  for (const port of ports) {
-    const c = createClient({
-      url: `redis://127.0.0.1:${port}`,
-      socket: { reconnectStrategy: false, connectTimeout: 500 },
-    });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      const slots = await c.clusterSlots();
-      return slots
-        .map((s) => ({ from: s.from, to: s.to, master: s.master.port }))
-        .sort((a, b) => a.from - b.from);
-    } catch (err) {
-      lastError = err;
-    } finally {
-      c.destroy();
-    }
-  }
-  throw new Error('no node of the cluster answers', { cause: lastError });
-}
-
-/** The master port serving `slot` in `shards`; undefined when no shard has it. */
-export function masterOf(shards: readonly Shard[], slot: number): number | undefined {
-  return shards.find((s) => slot >= s.from && slot <= s.to)?.master;
 }

@@ -2,7 +2,8 @@ import { ObjectId, type Collection } from 'mongodb';
 import type { MessageDoc } from '../../src/messages/message.js';
 import { keySlot, type KeySpace } from '../../src/redis/key-space.js';
 import type { ApiUser } from './api-users.js';
-import { clusterShards, masterOf, type BenchCluster, type Shard } from './bench-cluster.js';
+import { clusterShards, masterOfSlot, type ClusterShard } from '../../src/local/redis-cluster.js';
+import type { BenchCluster } from './bench-cluster.js';
 import { sleep, waitUntil } from './sleep.js';
 
 /** An acknowledged send: the message id the API gave it, when it was started and answered. */
@@ -151,8 +152,8 @@ export async function killMasterOnce(
   const promoted = waitUntil(
     `a replica of ${victim} promoted`,
     async () => {
-      const now = await clusterShards(survivors).catch((): Shard[] => []);
-      const master = masterOf(now, shard.from);
+      const now = await clusterShards(survivors).catch((): ClusterShard[] => []);
+      const master = masterOfSlot(now, shard.from);
       return master !== undefined && master !== victim;
     },
     RECOVERY_TIMEOUT_MS,

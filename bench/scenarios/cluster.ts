@@ -1,6 +1,7 @@
 import { MessageStore } from '../../src/messages/message-store.js';
 import { KeySpace } from '../../src/redis/key-space.js';
-import { apiCall, fillRing, signupUsers, sendRequests, type ApiUser } from '../lib/api-users.js';
+import { apiCall } from '../lib/api-calls.js';
+import { fillRing, signupUsers, sendRequests, type ApiUser } from '../lib/api-users.js';
 import {
   CLUSTER_NODE_TIMEOUT_MS,
   startBenchCluster,

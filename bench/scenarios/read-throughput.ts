@@ -1,7 +1,8 @@
 import { conversationId } from '../../src/redis/keys.js';
 import { redisClientFor } from '../lib/bench-redis.js';
 import { httpThroughputResult } from '../lib/bench-result.js';
-import { apiCall, fillRing, signupUsers, type ApiUser } from '../lib/api-users.js';
+import { apiCall } from '../lib/api-calls.js';
+import { fillRing, signupUsers, type ApiUser } from '../lib/api-users.js';
 import { startBareKoa } from '../lib/bare-koa.js';
 import { httpLoad, type LoadRequest, type LoadResult } from '../lib/http-load.js';
 import { resetStores, type Scenario } from '../lib/scenario.js';

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { freePort } from '../../src/local/port-probe.js';
 import type { ApiUser } from '../lib/api-users.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { insertUsers } from '../lib/bulk-users.js';
 import { NodeChild } from '../lib/child.js';
+import { hostBusyBetween, hostCpu } from '../lib/host-cpu.js';
 import { cpuSecondsBetween, processCpu, type ProcessCpu } from '../lib/process-cpu.js';
 import {
   GC_ON_REQUEST_ARGS,
@@ -106,15 +106,6 @@ interface PhaseCpu {
   machine: number;
 }
 
-/** Jiffies of all cores from /proc/stat: busy and total. */
-function machineJiffies(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  // idle and iowait
-  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-}
-
 /** Runs `phase` while reading the CPU that the server, Redis and the pools used meanwhile. */
 async function withCpu<T>(
   ctx: ScenarioContext,
@@ -124,21 +115,21 @@ async function withCpu<T>(
 ): Promise<{ result: T; cpu: PhaseCpu }> {
   const redisPid = ctx.servers.redisPid;
   const started = Date.now();
-  const m0 = machineJiffies();
+  const m0 = hostCpu();
   const s0 = cpuOf(target.child);
   const r0 = redisPid === undefined ? undefined : processCpu(redisPid);
   const p0 = pools.map((p) => cpuOf(p.child));
   const result = await phase();
   const seconds = (Date.now() - started) / 1000;
   const pct = (a: ProcessCpu, b: ProcessCpu) => round((cpuSecondsBetween(a, b) / seconds) * 100);
-  const m1 = machineJiffies();
+  const m1 = hostCpu();
   return {
     result,
     cpu: {
       server: pct(s0, cpuOf(target.child)),
       redis: r0 && redisPid !== undefined ? pct(r0, processCpu(redisPid)) : Number.NaN,
       pools: pools.map((p, i) => pct(p0[i] as ProcessCpu, cpuOf(p.child))),
-      machine: round(((m1.busy - m0.busy) / (m1.total - m0.total)) * 100),
+      machine: round(hostBusyBetween(m0, m1) * 100),
     },
   };
 }

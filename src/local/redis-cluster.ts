@@ -1,8 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createClient, ErrorReply } from 'redis';
 import { ManagedProcess } from './managed-process.js';
 import { isPortOpen, isRedisAnswering, waitFor } from './port-probe.js';
 import { projectRoot } from './project-root.js';
@@ -463,7 +463,7 @@ async function nodeStatus(port: number): Promise<ClusterNodeStatus> {
     status.slots = me?.slots ?? 0;
     status.masterPort = view.find((n) => n.id === me?.masterId)?.port;
   } catch (err) {
-    if (err instanceof ReplyError) {
+    if (err instanceof ErrorReply) {
       status.up = true;
       status.error = err.message;
     }
@@ -538,63 +538,80 @@ function parseInfo(text: string): Record<string, string> {
   return out;
 }
 
-/** An error reply from a node (it runs, but refused the command). */
-class ReplyError extends Error {
-  override name = 'ReplyError';
+/**
+ * Sends one command to the node on 127.0.0.1:`port` on a connection of its own that never
+ * reconnects (a node that is down is what is being asked about), and resolves with its
+ * reply as text.
+ * @throws ErrorReply when the node runs but refused the command; Error when it cannot be reached.
+ */
+async function askNode(port: number, args: string[], timeoutMs = 2000): Promise<string> {
+  const client = createClient({
+    url: `redis://${HOST}:${port}`,
+    socket: { reconnectStrategy: false, connectTimeout: timeoutMs },
+  });
+  client.on('error', () => {});
+  // The whole exchange is bounded: something else on the port may accept and never answer.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    client.destroy();
+  }, timeoutMs);
+  try {
+    await client.connect();
+    return String(await client.sendCommand(args));
+  } catch (err) {
+    if (err instanceof ErrorReply) throw err;
+    const why = timedOut ? `no answer in ${timeoutMs} ms` : (err as Error).message;
+    throw new Error(`node ${port}: ${why}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    if (client.isOpen) client.destroy();
+  }
+}
+
+/** A slot range, its master and its replicas (ports), as CLUSTER SLOTS says. */
+export interface ClusterShard {
+  from: number;
+  to: number;
+  master: number;
+  replicas: number[];
 }
 
 /**
- * Sends one command to the node on 127.0.0.1:`port` and resolves with its reply as text
- * (simple string, bulk string or integer). A client per question would need its own
- * reconnect and error handling for nodes that are down, which is what is being asked.
+ * The shards as CLUSTER SLOTS of the first of `ports` that answers says, sorted by their
+ * first slot (a shard keeps its slots through a failover: only its master changes).
  */
-function askNode(port: number, args: string[], timeoutMs = 2000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: HOST, port });
-    let buf = Buffer.alloc(0);
-    const fail = (err: Error) => {
-      socket.destroy();
-      reject(err);
-    };
-    socket.setTimeout(timeoutMs, () =>
-      fail(new Error(`node ${port}: no answer in ${timeoutMs} ms`)),
-    );
-    socket.once('error', (err) => fail(new Error(`node ${port}: ${err.message}`)));
-    socket.once('close', () => fail(new Error(`node ${port}: connection closed`)));
-    socket.once('connect', () => {
-      const parts = args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`);
-      socket.write(`*${args.length}\r\n${parts.join('')}`);
+export async function clusterShards(ports: readonly number[]): Promise<ClusterShard[]> {
+  let lastError: unknown;
+  for (const port of ports) {
+    const client = createClient({
+      url: `redis://${HOST}:${port}`,
+      socket: { reconnectStrategy: false, connectTimeout: 500 },
     });
-    socket.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      const reply = parseReply(buf);
-      if (reply === undefined) return;
-      socket.destroy();
-      if ('error' in reply) reject(new ReplyError(`node ${port}: ${reply.error}`));
-      else resolve(reply.value);
-    });
-  });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const slots = await client.clusterSlots();
+      return slots
+        .map((s) => ({
+          from: s.from,
+          to: s.to,
+          master: s.master.port,
+          replicas: s.replicas.map((r) => r.port),
+        }))
+        .sort((a, b) => a.from - b.from);
+    } catch (err) {
+      lastError = err;
+    } finally {
+      client.destroy();
+    }
+  }
+  throw new Error('no node of the cluster answers', { cause: lastError });
 }
 
-function parseReply(buf: Buffer): { value: string } | { error: string } | undefined {
-  const eol = buf.indexOf('\r\n');
-  if (eol < 0) return undefined;
-  const head = buf.toString('utf8', 1, eol);
-  switch (buf.toString('latin1', 0, 1)) {
-    case '+':
-    case ':':
-      return { value: head };
-    case '-':
-      return { error: head };
-    case '$': {
-      const len = Number(head);
-      if (len < 0) return { value: '' };
-      if (buf.length < eol + 2 + len + 2) return undefined;
-      return { value: buf.toString('utf8', eol + 2, eol + 2 + len) };
-    }
-    default:
-      return { error: `unexpected reply ${JSON.stringify(buf.toString('latin1', 0, 40))}` };
-  }
+/** The port of the master serving `slot` in `shards`; undefined when no shard has it. */
+export function masterOfSlot(shards: readonly ClusterShard[], slot: number): number | undefined {
+  return shards.find((s) => slot >= s.from && slot <= s.to)?.master;
 }
 
 /** What the cluster needs of a node's process, whether a child of ours or detached. */

@@ -1,9 +1,8 @@
 import type { Db } from 'mongodb';
-import type { RedisKeys } from '../../src/redis/keys.js';
-import { dueEntryCount } from '../helpers/due-index.js';
+import type { KeySpace } from '../../src/redis/key-space.js';
+import { daemonRecords, NO_RECORDS } from '../helpers/expiry-fixtures.js';
 import type { Ack } from './load-stats.js';
 import { sleep } from './send-job.js';
-import type { InspectRedis } from './stack.js';
 
 /** What MongoDB holds of a load run's acknowledged messages. */
 export interface Verdict {
@@ -17,35 +16,26 @@ export interface Verdict {
   lostIds: string[];
 }
 
-/** Sizes of the daemons' records under the stack's prefix. */
-export async function daemonBacklog(redis: InspectRedis, keys: RedisKeys) {
-  const [due, inflight, shadow, dead] = await Promise.all([
-    dueEntryCount(redis, keys),
-    redis.zCard(keys.inflight),
-    redis.hLen(keys.shadow),
-    redis.hLen(keys.dead),
-  ]);
-  return { due, inflight, shadow, dead };
-}
-
 /**
  * Waits until the daemons have processed every expiration: the due index (per-key and
  * slots) and `expiry:inflight` empty. Returns how long it took.
  * @throws Error with the backlog when it is not drained within `timeoutMs`.
  */
 export async function waitForDrain(
-  redis: InspectRedis,
-  keys: RedisKeys,
+  redis: Parameters<typeof daemonRecords>[0],
+  space: KeySpace,
   timeoutMs: number,
 ): Promise<number> {
   const started = Date.now();
-  let last = { due: -1, inflight: -1, shadow: -1, dead: -1 };
+  let last: unknown = NO_RECORDS;
   while (Date.now() - started < timeoutMs) {
     try {
-      last = await daemonBacklog(redis, keys);
-      if (last.due === 0 && last.inflight === 0) return Date.now() - started;
-    } catch {
-      // Redis may still be coming back after a fault: ask again.
+      const records = await daemonRecords(redis, space);
+      last = records;
+      if (records.due === 0 && records.inflight === 0) return Date.now() - started;
+    } catch (err) {
+      // Redis (or a shard failing over) may still be coming back after a fault: ask again.
+      last = (err as Error).message;
     }
     await sleep(200);
   }

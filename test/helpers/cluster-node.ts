@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
+import { clusterShards, masterOfSlot, type ClusterShard } from '../../src/local/redis-cluster.js';
 import { keySlot, type KeySpace } from '../../src/redis/key-space.js';
 
 /** A plain client of one cluster node (no reconnects: a test wants a dead node to fail). */
@@ -21,38 +22,18 @@ export async function onNode<T>(
   }
 }
 
-/** A slot range, its master and its replicas (ports), as CLUSTER SLOTS says now. */
-export interface Shard {
-  from: number;
-  to: number;
-  master: number;
-  replicas: number[];
-}
+export type { ClusterShard as Shard } from '../../src/local/redis-cluster.js';
 
 /** The shards as the first node of `cluster` that answers sees them. */
-export async function shards(cluster: { nodes: Array<{ port: number }> }): Promise<Shard[]> {
-  let lastError: unknown;
-  for (const node of cluster.nodes) {
-    try {
-      const slots = await onNode(node.port, (c) => c.clusterSlots());
-      return slots.map((s) => ({
-        from: s.from,
-        to: s.to,
-        master: s.master.port,
-        replicas: s.replicas.map((r) => r.port),
-      }));
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw new Error('no node of the cluster answers', { cause: lastError });
+export function shards(cluster: { nodes: Array<{ port: number }> }): Promise<ClusterShard[]> {
+  return clusterShards(cluster.nodes.map((n) => n.port));
 }
 
 /** The port of the master serving `slot` in `map`. */
-export function masterOf(map: Shard[], slot: number): number {
-  const shard = map.find((s) => slot >= s.from && slot <= s.to);
-  assert.ok(shard, `slot ${slot} is served`);
-  return shard.master;
+export function masterOf(map: ClusterShard[], slot: number): number {
+  const master = masterOfSlot(map, slot);
+  assert.ok(master !== undefined, `slot ${slot} is served`);
+  return master;
 }
 
 /** The hash slot of message `id`'s keys (its conversation's partition). */

@@ -4,7 +4,7 @@ import type { ScriptRunner } from '../../src/redis/lua-script.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 
 /** The reads the helpers below need (a client, or the chaos stack's inspection client). */
-interface DueReader {
+export interface DueReader {
   zCard(key: string): Promise<number>;
   zRange(key: string, start: number, stop: number): Promise<string[]>;
   zScore(key: string, member: string): Promise<number | null>;

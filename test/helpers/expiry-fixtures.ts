@@ -17,12 +17,8 @@ import { createMongoClient } from '../../src/mongo/mongo-client.js';
 import { KeySpace, keySpaceOf } from '../../src/redis/key-space.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
-import {
-  createRedisClient,
-  type RedisClient,
-  type RedisNodeClient,
-} from '../../src/redis/redis-client.js';
-import { dueEntryCount } from './due-index.js';
+import { createRedisClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
+import { dueEntryCount, type DueReader } from './due-index.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from './servers.js';
 import { createTestContext, type TestContext } from './test-context.js';
 
@@ -96,7 +92,10 @@ export async function seedMessages(
 export const NO_RECORDS = { due: 0, inflight: 0, shadow: 0, attempts: 0, dead: 0 };
 
 /** Sizes of the daemon's records, summed over the partitions: all zero once every expiration was processed. */
-export async function daemonRecords(redis: RedisClient, keys: FixtureKeys) {
+export async function daemonRecords(
+  redis: DueReader & { hLen(key: string): Promise<number> },
+  keys: FixtureKeys,
+) {
   const sums = { ...NO_RECORDS };
   for (const p of spaceOf(keys).partitions) {
     const [due, inflight, shadow, attempts, dead] = await Promise.all([

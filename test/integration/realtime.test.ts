@@ -18,6 +18,7 @@ import {
   type RealtimeServerOptions,
   type SendMessage,
 } from '../../src/realtime/ws-server.js';
+import { newMessage } from '../helpers/new-message.js';
 import { TEST_JWT_SECRET, createTestContext, type TestContext } from '../helpers/test-context.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -45,23 +46,6 @@ async function tokenFor(user: AuthenticatedUser, secret = SECRET): Promise<strin
 
 function newUser(username: string): AuthenticatedUser {
   return { id: new ObjectId().toHexString(), username };
-}
-
-/** A message from `senderId` to `receiverId` (new ids every time). */
-function newMessage(
-  senderId: string,
-  receiverId: string,
-  content: string | null = 'hello',
-): Message {
-  return {
-    id: new ObjectId().toHexString(),
-    senderId,
-    receiverId,
-    content,
-    imageUrl: null,
-    publicId: null,
-    createdAt: new Date().toISOString(),
-  };
 }
 
 /** The ids of the `message:new` frames a client holds, in the order they came. */

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { createCluster } from 'redis';
 import type { MessageEvent } from '../../src/messages/message-events.js';
-import type { Message } from '../../src/messages/message.js';
 import { keySlot } from '../../src/redis/key-space.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import {
@@ -11,21 +10,14 @@ import {
   type RedisClusterClient,
 } from '../../src/redis/redis-client.js';
 import { SHARDED_EVENT_CHANNELS, ShardedEventBus } from '../../src/realtime/sharded-event-bus.js';
+import { newMessage } from '../helpers/new-message.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { onNode } from '../helpers/cluster-node.js';
 import { waitUntil } from '../helpers/wait.js';
 
 function newEvent(senderId: string, receiverId: string, content: string): MessageEvent {
-  const message: Message = {
-    id: new ObjectId().toHexString(),
-    senderId,
-    receiverId,
-    content,
-    imageUrl: null,
-    publicId: null,
-    createdAt: new Date().toISOString(),
-  };
+  const message = newMessage(senderId, receiverId, content);
   return { type: 'message:new', message, recipients: [receiverId, senderId] };
 }
 
