@@ -1,7 +1,7 @@
 import { freePort } from '../../src/local/port-probe.js';
 import { NodeChild } from './child.js';
 import type { BenchServers } from './bench-servers.js';
-import { BENCH_JWT_SECRET } from './system-processes.js';
+import { BENCH_JWT_SECRET, profileArgs } from './system-processes.js';
 
 /** The bare Koa baseline server (bench/workers/bare-koa-server.ts), started and ready. */
 export async function startBareKoa(
@@ -17,7 +17,16 @@ export async function startBareKoa(
       // The API's secret, so that the tokens it issued verify on the write-behind route.
       JWT_SECRET: BENCH_JWT_SECRET,
     },
+    // Profiled with the system's processes (--profile): what the system does beyond it.
+    extraExecArgv: profileArgs('bare-koa', undefined, { typescript: true }),
   });
   await child.next('ready', 30000);
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    // Asked first, so that it exits by itself (a profile is written only then).
+    stop: async () => {
+      child.send({ type: 'stop' });
+      await child.waitExit(10000);
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { SYSTEM_BUILD_DIR } from './system-build.js';
 let profileDir: string | undefined;
 
 /**
- * With a directory, every API and daemon process started afterwards writes a V8 CPU profile
+ * With a directory, every API, daemon and bare Koa baseline process started afterwards writes a V8 CPU profile
  * there when it exits (`--cpu-prof`): `npm run bench -- --profile`. Off by default (the
  * profiler costs a few percent).
  */
@@ -18,15 +18,23 @@ export function profileSystemProcesses(dir: string | undefined): void {
 
 let profiled = 0;
 
-/** `--cpu-prof` arguments naming the file after the process kind and its start order. */
-function profileArgs(kind: string, extra: string[] | undefined): string[] {
-  const prof = profileDir
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${profileDir}`,
-        `--cpu-prof-name=${String(++profiled).padStart(2, '0')}-${kind}.cpuprofile`,
-      ]
-    : [];
+/**
+ * `--cpu-prof` arguments naming the file after the process kind and its start order. A
+ * process run through tsx (`typescript`) has a second thread, tsx's loader, which would
+ * write its own profile under the same name: such a process gets a directory of that name,
+ * where Node names each thread's file.
+ */
+export function profileArgs(
+  kind: string,
+  extra: string[] | undefined,
+  opts: { typescript?: boolean } = {},
+): string[] {
+  const name = `${String(++profiled).padStart(2, '0')}-${kind}`;
+  const prof = !profileDir
+    ? []
+    : opts.typescript
+      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`]
+      : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`];
   return [...prof, ...(extra ?? [])];
 }
 

@@ -70,13 +70,13 @@ export class IdempotentSend {
 
   /**
    * Runs `attempt` once per (user, key): `bodyHash` ({@link SendIdempotency.bodyHash}) tells
-   * a retry from another request with the same key.
+   * a retry from another request with the same key; it is called only when there is a key.
    * @throws AppError IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS, or what `attempt` throws
    */
   async run(
     userId: string,
     key: string | undefined,
-    bodyHash: string,
+    bodyHash: () => string,
     attempt: SendAttempt,
   ): Promise<SendResult> {
     const proposedId = attempt.newId();
@@ -85,7 +85,7 @@ export class IdempotentSend {
       return { ...(await attempt.write(proposedId)), replayed: false };
     }
 
-    const claim = await this.claim(userId, key, proposedId, bodyHash);
+    const claim = await this.claim(userId, key, proposedId, bodyHash());
     if (claim.state === 'done') return replay(claim);
     const { id } = claim;
     if (claim.state === 'takeover') {

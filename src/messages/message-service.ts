@@ -161,7 +161,7 @@ export class MessageService {
       const result = await this.idempotentSend.run(
         senderId,
         key,
-        SendIdempotency.bodyHash(fields),
+        () => SendIdempotency.bodyHash(fields),
         {
           newId: () => this.deps.space.newMessageId(senderId, receiverId),
           admit: () => writes.admit(senderId),

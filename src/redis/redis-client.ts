@@ -39,9 +39,13 @@ export function reconnectDelay(retries: number, maxMs = 5000): number {
  * A cluster client re-reads the slot map this long into a node's reconnect attempts, and again
  * as long as they last (node-redis waits 5 s); it only looks on an attempt, so the attempts of
  * a cluster node are capped at the same pace. A failover (cluster-node-timeout + ~1 s) is then
- * followed within about this long after it happened.
+ * followed within about this long after it happened; the cost is a refused connect and a
+ * CLUSTER SLOTS per client and interval, and only while a node is down.
  */
-export const CLUSTER_TOPOLOGY_REFRESH_MS = 500;
+export const CLUSTER_TOPOLOGY_REFRESH_MS = 100;
+
+/** While a cluster node stays unreachable, its error is logged again this often. */
+const CLUSTER_NODE_ERROR_LOG_MS = 30_000;
 
 /**
  * Creates (does not connect) a node-redis client for `config.redis` — a cluster client when
@@ -161,23 +165,29 @@ export function watchRedisErrors(
 }
 
 /**
- * A cluster client reports a node's trouble as `node-error` (not `error`): logged once per
- * outage of each node, with the node's address, and its recovery on `node-ready`.
+ * A cluster client reports a node's trouble as `node-error` (not `error`): logged when a
+ * node's outage starts and every 30 s while it lasts, with the node's address, and its
+ * recovery on `node-ready`.
  */
 function watchClusterNodes(cluster: RedisClusterClient, logger: Logger, name: string): void {
-  const failures = new Map<string, number>();
+  /** Per node: failed attempts of this outage, and when the last line was logged (ms). */
+  const failures = new Map<string, { count: number; loggedAt: number }>();
   const address = (node: unknown) => {
     const n = node as { host?: string; port?: number } | undefined;
     return `${n?.host ?? '?'}:${n?.port ?? '?'}`;
   };
   cluster.on('node-error', (err: unknown, node: unknown) => {
     const at = address(node);
-    const count = (failures.get(at) ?? 0) + 1;
-    failures.set(at, count);
-    if (count === 1 || count % 50 === 0) {
+    const now = Date.now();
+    const seen = failures.get(at) ?? { count: 0, loggedAt: 0 };
+    seen.count++;
+    failures.set(at, seen);
+    // Attempts come every CLUSTER_TOPOLOGY_REFRESH_MS: a line per attempt would flood the log.
+    if (now - seen.loggedAt >= CLUSTER_NODE_ERROR_LOG_MS) {
+      seen.loggedAt = now;
       const message = err instanceof Error ? err.message : String(err);
       logger.error(
-        { redis: at, client: name, err: message, failures: count },
+        { redis: at, client: name, err: message, failures: seen.count },
         `Redis cluster node ${at} unreachable (${message}); the cluster client retries ` +
           'and follows a failover. Check the node, and REDIS_CLUSTER_NODES / REDIS_PASSWORD.',
       );
@@ -185,9 +195,12 @@ function watchClusterNodes(cluster: RedisClusterClient, logger: Logger, name: st
   });
   cluster.on('node-ready', (node: unknown) => {
     const at = address(node);
-    const count = failures.get(at);
-    if (count === undefined) return;
+    const seen = failures.get(at);
+    if (seen === undefined) return;
     failures.delete(at);
-    logger.info({ redis: at, client: name, failures: count }, 'Redis cluster node reachable again');
+    logger.info(
+      { redis: at, client: name, failures: seen.count },
+      'Redis cluster node reachable again',
+    );
   });
 }

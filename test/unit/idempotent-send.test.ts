@@ -72,12 +72,15 @@ function attempt(
 
 const ID = '0123456789abcdef01234567';
 const logger = pino({ level: 'silent' });
+const bodyHash = () => 'h';
 
 describe('the idempotency protocol of a send (IdempotentSend)', function () {
   it('without a key admits and writes under a fresh id, touching no record', async function () {
     const { calls, idempotency } = records([]);
     const send = new IdempotentSend({ idempotency, logger });
-    const result = await send.run('u', undefined, 'h', attempt(calls));
+    // Hashed only for a key: a send without one does not pay for it.
+    const unhashed = () => assert.fail('the body was hashed without a key');
+    const result = await send.run('u', undefined, unhashed, attempt(calls));
     assert.match(result.message.id, /^[0-9a-f]{24}$/);
     assert.deepEqual(calls, ['admit', `write ${result.message.id}`]);
     assert.equal(result.replayed, false);
@@ -89,7 +92,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
     const result = await new IdempotentSend({ idempotency, logger }).run(
       'u',
       'k',
-      'h',
+      bodyHash,
       attempt(calls),
     );
     const { id } = result.message;
@@ -104,7 +107,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
     const result = await new IdempotentSend({ idempotency, logger }).run(
       'u',
       'k',
-      'h',
+      bodyHash,
       attempt(calls),
     );
     assert.deepEqual(result, {
@@ -119,7 +122,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
   it('waits for a busy key, then answers 409 IDEMPOTENCY_IN_PROGRESS with Retry-After', async function () {
     const { calls, idempotency } = records([{ state: 'busy', id: ID }]);
     const send = new IdempotentSend({ idempotency, logger, waitMs: 200 });
-    await assert.rejects(send.run('u', 'k', 'h', attempt(calls)), (err: AppError) => {
+    await assert.rejects(send.run('u', 'k', bodyHash, attempt(calls)), (err: AppError) => {
       assert.equal(err.code, 'IDEMPOTENCY_IN_PROGRESS');
       assert.equal(err.headers['Retry-After'], '1');
       return true;
@@ -135,14 +138,14 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
     await new IdempotentSend({ idempotency: free.idempotency, logger }).run(
       'u',
       'k',
-      'h',
+      bodyHash,
       attempt(free.calls),
     );
     assert.deepEqual(free.calls.slice(0, 3), ['claim', 'claim', 'admit']);
 
     const { calls, idempotency } = records([{ state: 'conflict' }]);
     await assert.rejects(
-      new IdempotentSend({ idempotency, logger }).run('u', 'k', 'h', attempt(calls)),
+      new IdempotentSend({ idempotency, logger }).run('u', 'k', bodyHash, attempt(calls)),
       { code: 'IDEMPOTENCY_CONFLICT' },
     );
     assert.deepEqual(calls, ['claim']);
@@ -154,7 +157,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
     const replay = await new IdempotentSend({ idempotency: found.idempotency, logger }).run(
       'u',
       'k',
-      'h',
+      bodyHash,
       attempt(found.calls, {}, stored),
     );
     assert.equal(replay.status, 200);
@@ -164,7 +167,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
     const sent = await new IdempotentSend({ idempotency: lost.idempotency, logger }).run(
       'u',
       'k',
-      'h',
+      bodyHash,
       attempt(lost.calls),
     );
     assert.equal(sent.message.id, ID);
@@ -182,7 +185,10 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
     for (const fail of [{ admit: refused }, { admit: new Error('down') }, { write: refused }]) {
       const { calls, idempotency } = records([{ state: 'takeover', id: ID }]);
       const send = new IdempotentSend({ idempotency, logger });
-      await assert.rejects(send.run('u', 'k', 'h', attempt(calls, fail)), fail.admit ?? refused);
+      await assert.rejects(
+        send.run('u', 'k', bodyHash, attempt(calls, fail)),
+        fail.admit ?? refused,
+      );
       assert.equal(calls.at(-1), `release ${ID}`);
     }
   });
@@ -194,7 +200,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
       new IdempotentSend({ idempotency, logger }).run(
         'u',
         'k',
-        'h',
+        bodyHash,
         attempt(calls, { write: failure }),
       ),
       failure,
@@ -209,7 +215,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
       new IdempotentSend({ idempotency, logger }).run(
         'u',
         'k',
-        'h',
+        bodyHash,
         attempt(calls, { findStored: down }),
       ),
       down,
@@ -222,7 +228,7 @@ describe('the idempotency protocol of a send (IdempotentSend)', function () {
     const result = await new IdempotentSend({ idempotency, logger }).run(
       'u',
       'k',
-      'h',
+      bodyHash,
       attempt(calls),
     );
     assert.equal(result.status, 201);
