@@ -39,8 +39,9 @@ export function reconnectDelay(retries: number, maxMs = 5000): number {
  * A cluster client re-reads the slot map this long into a node's reconnect attempts, and again
  * as long as they last (node-redis waits 5 s); it only looks on an attempt, so the attempts of
  * a cluster node are capped at the same pace. A failover (cluster-node-timeout + ~1 s) is then
- * followed within about this long after it happened; the cost is a refused connect and a
- * CLUSTER SLOTS per client and interval, and only while a node is down.
+ * followed within about this long after it happened (an attempt to a host that does not
+ * answer at all waits for the connect timeout first). The cost, only while a node is down: a
+ * connect attempt and a CLUSTER SLOTS per client and interval.
  */
 export const CLUSTER_TOPOLOGY_REFRESH_MS = 100;
 
