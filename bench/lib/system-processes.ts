@@ -8,9 +8,9 @@ import { SYSTEM_BUILD_DIR } from './system-build.js';
 let profileDir: string | undefined;
 
 /**
- * With a directory, every API, daemon and bare Koa baseline process started afterwards writes a V8 CPU profile
- * there when it exits (`--cpu-prof`): `npm run bench -- --profile`. Off by default (the
- * profiler costs a few percent).
+ * With a directory, every API, daemon and bare Koa baseline process started afterwards
+ * writes a V8 CPU profile there when it exits (`--cpu-prof`): `npm run bench -- --profile`.
+ * Off by default (the profiler costs a few percent).
  */
 export function profileSystemProcesses(dir: string | undefined): void {
   profileDir = dir;
