@@ -18,7 +18,6 @@ import { SYSTEM_BUILDS_DIR } from './lib/system-build.js';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
 }
 
 interface CpuProfile {
@@ -149,6 +148,12 @@ const option = (name: string) =>
   args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const stretches = option('stretches')?.split(',').map(Number);
 const requests = option('requests') === undefined ? undefined : Number(option('requests'));
+if (stretches?.some((k) => !Number.isInteger(k) || k < 1)) {
+  throw new Error('--stretches takes stretch numbers from 1, e.g. --stretches=2,4');
+}
+if (requests !== undefined && !(requests > 0)) {
+  throw new Error('--requests takes the number of requests the counted stretches served');
+}
 for (const file of args.filter((a) => !a.startsWith('--'))) {
   process.stdout.write(
     `${summarize(file, { top: Number(option('top') ?? 20), stretches, requests })}\n\n`,
