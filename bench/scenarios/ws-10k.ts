@@ -15,7 +15,11 @@ import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenari
 import { sleep } from '../lib/sleep.js';
 import { median, percentile, round } from '../lib/stats.js';
 import { startApi } from '../lib/system-processes.js';
-import type { PhaseResult, PoolSender } from '../workers/ws-latency-pool.js';
+import type {
+  Command as PoolCommand,
+  PhaseResult,
+  PoolSender,
+} from '../workers/ws-latency-pool.js';
 
 /** Sockets per user (tabs, devices): a message reaches 2 × this many sockets. */
 const SOCKETS_PER_USER = 4;
@@ -213,38 +217,24 @@ async function session(
       idlePings = pingsAfter.reduce((s, x, i) => s + x.pings - (pingsBefore[i]?.pings ?? 0), 0);
     }
 
-    const perPool = SEND_RATE / POOLS;
-    const paced = await withCpu(ctx, target, pools, () =>
-      Promise.all(
-        pools.map((p) =>
-          p.ask<PhaseResult>(
-            {
-              type: 'paced',
-              phase: `p${roundNo}`,
-              rate: perPool,
-              seconds: sizes.pacedSeconds,
-              drainMs: DRAIN_MS,
-            },
-            (sizes.pacedSeconds + 60) * 1000,
-          ),
-        ),
-      ),
-    );
-    const saturated = await withCpu(ctx, target, pools, () =>
-      Promise.all(
-        pools.map((p) =>
-          p.ask<PhaseResult>(
-            {
-              type: 'saturate',
-              phase: `s${roundNo}`,
-              seconds: sizes.saturateSeconds,
-              inFlight: IN_FLIGHT,
-            },
-            (sizes.saturateSeconds + 60) * 1000,
-          ),
-        ),
-      ),
-    );
+    // One phase on every pool at once, its CPU measured; a minute of slack past its length.
+    const phase = (command: Extract<PoolCommand, { type: 'paced' | 'saturate' }>) =>
+      withCpu(ctx, target, pools, () =>
+        Promise.all(pools.map((p) => p.ask<PhaseResult>(command, (command.seconds + 60) * 1000))),
+      );
+    const paced = await phase({
+      type: 'paced',
+      phase: `p${roundNo}`,
+      rate: SEND_RATE / POOLS,
+      seconds: sizes.pacedSeconds,
+      drainMs: DRAIN_MS,
+    });
+    const saturated = await phase({
+      type: 'saturate',
+      phase: `s${roundNo}`,
+      seconds: sizes.saturateSeconds,
+      inFlight: IN_FLIGHT,
+    });
     const end = await Promise.all(
       pools.map((p) => p.ask<{ closed: number }>({ type: 'stats' }, 10000)),
     );

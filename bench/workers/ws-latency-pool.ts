@@ -41,7 +41,8 @@ export interface PhaseResult {
   seconds: number;
 }
 
-type Command =
+/** What the scenario asks a pool (over IPC). */
+export type Command =
   | { type: 'open'; urls: string[]; senders: PoolSender[] }
   | { type: 'paced'; phase: string; rate: number; seconds: number; drainMs: number }
   | { type: 'saturate'; phase: string; seconds: number; inFlight: number }
