@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { slotRouted } from './slot-routed-scripts.js';
 
 const SCRIPTS_DIR = new URL('./scripts/', import.meta.url);
 
@@ -55,10 +56,12 @@ export class LuaScript {
     return new LuaScript(name, expandIncludes(name, source, readScriptFile));
   }
 
-  async run(client: ScriptRunner, keys: string[], args: Array<string | number>): Promise<unknown> {
+  /** Runs the script on `runner` (on a cluster client: straight to its slot's master). */
+  async run(runner: ScriptRunner, keys: string[], args: Array<string | number>): Promise<unknown> {
     if (this.keyCount !== undefined && keys.length !== this.keyCount) {
       throw new TypeError(`${this.name} takes ${this.keyCount} keys, given ${keys.length}`);
     }
+    const client = slotRouted(runner);
     const opts = { keys, arguments: args.map(String) };
     try {
       return await client.evalSha(this.sha1, opts);

@@ -79,8 +79,8 @@ export function createRedisNodeClient(
 }
 
 /**
- * The options of every connection, to one node or to each node of a cluster. No
- * per-command timeout: node-redis would arm an AbortSignal.timeout for every command, a
+ * The options of every connection, to one node or to each node of a cluster (whose node
+ * clients serve direct calls: src/redis/slot-routed-scripts.ts). No per-command timeout: node-redis would arm an AbortSignal.timeout for every command, a
  * cost on every cache hit. Stalls are caught per connection instead: a PING every second
  * keeps a healthy connection busy, so 5 s without any traffic means a dead or stalled
  * server, and the socket is dropped and reconnected (pending commands fail); the API also
@@ -93,6 +93,7 @@ export function connectionOptions(redis: Config['redis'], opts: RedisClientOptio
     name: opts.name,
     disableOfflineQueue: opts.failFastWhenDown ?? false,
     pingInterval: PING_INTERVAL_MS,
+    commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: 5000,
       socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
@@ -106,7 +107,6 @@ function createNodeClient(redis: Config['redis'], opts: RedisClientOptions) {
     ...connectionOptions(redis, opts),
     url: redis.url,
     database: redis.db,
-    commandOptions: { timeout: 0 },
   });
 }
 

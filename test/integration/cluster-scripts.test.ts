@@ -11,6 +11,7 @@ import {
 import { ExpiryScripts } from '../../src/redis/records/expiry-scripts.js';
 import { IdempotencyRecords } from '../../src/redis/records/idempotency-records.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
+import { onNode, shards } from '../helpers/cluster-node.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -128,6 +129,51 @@ describe('the Lua scripts on a Redis Cluster (3 masters + 3 replicas)', function
     const limiter = new SendRateLimiter({ redis, keys, limit: 1, windowSeconds: 60 });
     await limiter.consume('u1');
     await assert.rejects(limiter.consume('u1'), { code: 'RATE_LIMITED' });
+  });
+
+  // Last: it moves a shard's master.
+  it("sends a script to its slot's master directly, and after a failover follows the MOVED once", async function () {
+    const keys = keySpaceOf(config(cluster.seeds).redis).shared;
+    const limiter = new SendRateLimiter({ redis, keys, limit: 100, windowSeconds: 60 });
+    const slot = keySlot(keys.rateLimit('mover'));
+    const oldMaster = redis.slots[slot]!.master;
+    const client = oldMaster.client!;
+    let direct = 0;
+    const evalSha = client.evalSha.bind(client);
+    // An own property over the prototype's command method: counts the calls that reach it.
+    (client as { evalSha: typeof evalSha }).evalSha = (...args) => {
+      direct++;
+      return evalSha(...args);
+    };
+
+    await limiter.consume('mover');
+    assert.equal(direct, 1, "the master's own client ran it");
+    // As on one node: no AbortSignal timer armed per command (src/redis/redis-client.ts).
+    assert.equal(client.options?.commandOptions?.timeout, 0);
+
+    let replica: number | undefined;
+    await waitUntil(
+      `the master of slot ${slot} listed with a replica`,
+      async () => {
+        const shard = (await shards(cluster)).find((s) => slot >= s.from && slot <= s.to);
+        replica = shard?.replicas[0];
+        return replica !== undefined;
+      },
+      10000,
+    );
+    await onNode(replica!, (c) => c.sendCommand(['CLUSTER', 'FAILOVER']));
+    await waitUntil(
+      `replica ${replica} promoted`,
+      async () => (await cluster.masters()).some((m) => m.port === replica),
+      10000,
+    );
+
+    // The client's map still names the old master, which now answers MOVED.
+    assert.equal(redis.slots[slot]!.master.port, oldMaster.port);
+    await limiter.consume('mover');
+    assert.equal(direct, 2, 'tried on the old master first');
+    assert.equal(redis.slots[slot]!.master.port, replica, 'the cluster client learnt the move');
+    assert.equal(await redis.get(keys.rateLimit('mover')), '2', 'counted once per send');
   });
 });
 

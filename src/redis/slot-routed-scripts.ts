@@ -1,0 +1,94 @@
+import { DisconnectsClientError } from 'redis';
+import { keySlot } from './key-space.js';
+import type { ScriptRunner } from './lua-script.js';
+import { isClusterClient, type RedisClusterClient } from './redis-client.js';
+
+type ScriptOpts = { keys: string[]; arguments: string[] };
+type NodeClient = NonNullable<RedisClusterClient['slots'][number]['master']['client']>;
+
+/**
+ * Runs scripts on a cluster by sending them straight to the connected master of their
+ * first key's slot, without node-redis's per-command routing (policy lookup, command
+ * parsing, several awaits), which cost a write-behind send about as much CPU as the rest
+ * of its Redis calls (BENCHMARKS.md). A call goes through the cluster client instead when
+ * the slot has no connected client yet, and again after a `MOVED`/`ASK` reply (the script
+ * was refused, not run), which the cluster client follows and learns the new slot map from.
+ *
+ * A call that failed because the cluster client dropped its node's connection
+ * (`DisconnectsClientError`: the slot map no longer names the node a master after a
+ * failover, or no connection could be made) is sent once more through the cluster client.
+ * It had waited in the dropped client's queue, or reached a node that had stopped taking
+ * writes for the failover and would answer `MOVED`; the reply to a call run before that
+ * comes back before the slot map changes. Other errors are the caller's, as from the
+ * cluster client.
+ */
+export class SlotRoutedScripts implements ScriptRunner {
+  constructor(private readonly cluster: RedisClusterClient) {}
+
+  evalSha(sha: string, opts: ScriptOpts): Promise<unknown> {
+    return this.route(
+      opts,
+      (client) => client.evalSha(sha, opts),
+      () => this.cluster.evalSha(sha, opts),
+    );
+  }
+
+  eval(script: string, opts: ScriptOpts): Promise<unknown> {
+    return this.route(
+      opts,
+      (client) => client.eval(script, opts),
+      () => this.cluster.eval(script, opts),
+    );
+  }
+
+  private async route(
+    opts: ScriptOpts,
+    direct: (client: NodeClient) => Promise<unknown>,
+    routed: () => Promise<unknown>,
+  ): Promise<unknown> {
+    try {
+      return await this.once(opts, direct, routed);
+    } catch (err) {
+      if (!(err instanceof DisconnectsClientError)) throw err;
+      return routed();
+    }
+  }
+
+  private async once(
+    opts: ScriptOpts,
+    direct: (client: NodeClient) => Promise<unknown>,
+    routed: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const key = opts.keys[0];
+    const client = key === undefined ? undefined : this.cluster.slots[keySlot(key)]?.master.client;
+    if (!client?.isReady) return routed();
+    try {
+      return await direct(client);
+    } catch (err) {
+      if (isRedirect(err)) return routed();
+      throw err;
+    }
+  }
+}
+
+function isRedirect(err: unknown): boolean {
+  return err instanceof Error && (err.message.startsWith('MOVED') || err.message.startsWith('ASK'));
+}
+
+/** One router per cluster client, shared by every class that runs scripts on it. */
+const routers = new WeakMap<RedisClusterClient, SlotRoutedScripts>();
+
+/** `runner` itself, or on a cluster client the {@link SlotRoutedScripts} of it. */
+export function slotRouted(runner: ScriptRunner): ScriptRunner {
+  if (!isScriptCluster(runner)) return runner;
+  let router = routers.get(runner);
+  if (!router) {
+    router = new SlotRoutedScripts(runner);
+    routers.set(runner, router);
+  }
+  return router;
+}
+
+function isScriptCluster(runner: ScriptRunner): runner is RedisClusterClient {
+  return isClusterClient(runner as Parameters<typeof isClusterClient>[0]);
+}
