@@ -80,11 +80,12 @@ export function createRedisNodeClient(
 
 /**
  * The options of every connection, to one node or to each node of a cluster (whose node
- * clients serve direct calls: src/redis/slot-routed-scripts.ts). No per-command timeout: node-redis would arm an AbortSignal.timeout for every command, a
- * cost on every cache hit. Stalls are caught per connection instead: a PING every second
- * keeps a healthy connection busy, so 5 s without any traffic means a dead or stalled
- * server, and the socket is dropped and reconnected (pending commands fail); the API also
- * bounds each request (REQUEST_TIMEOUT_MS).
+ * clients serve direct calls: src/redis/slot-routed-scripts.ts). No per-command timeout:
+ * node-redis would arm an AbortSignal.timeout for every command, a cost on every cache
+ * hit. Stalls are caught per connection instead: a PING every second keeps a healthy
+ * connection busy, so 5 s without any traffic means a dead or stalled server, and the
+ * socket is dropped and reconnected (pending commands fail); the API also bounds each
+ * request (REQUEST_TIMEOUT_MS).
  */
 export function connectionOptions(redis: Config['redis'], opts: RedisClientOptions) {
   return {

@@ -9,10 +9,10 @@ type NodeClient = NonNullable<RedisClusterClient['slots'][number]['master']['cli
 /**
  * Runs scripts on a cluster by sending them straight to the connected master of their
  * first key's slot, without node-redis's per-command routing (policy lookup, command
- * parsing, several awaits), which cost a write-behind send about as much CPU as the rest
- * of its Redis calls (BENCHMARKS.md). A call goes through the cluster client instead when
- * the slot has no connected client yet, and again after a `MOVED`/`ASK` reply (the script
- * was refused, not run), which the cluster client follows and learns the new slot map from.
+ * parsing, several awaits), most of the cluster client's CPU in a profile of sends
+ * (BENCHMARKS.md). A call goes through the cluster client instead when the slot has no
+ * connected client yet, and again after a `MOVED`/`ASK` reply (the script was refused, not
+ * run), which the cluster client follows and learns the new slot map from.
  *
  * A call that failed because the cluster client dropped its node's connection
  * (`DisconnectsClientError`: the slot map no longer names the node a master after a
