@@ -9,7 +9,8 @@ export type RedisClusterClient = ReturnType<typeof createClusterClient>;
 /** The client every module takes: one node, or a cluster (REDIS_CLUSTER_NODES). */
 export type RedisClient = RedisNodeClient | RedisClusterClient;
 
-export function isClusterClient(client: RedisClient): client is RedisClusterClient {
+/** Whether `client` (a client, or anything that runs scripts) is a cluster client. */
+export function isClusterClient(client: object): client is RedisClusterClient {
   return 'masters' in client;
 }
 

@@ -80,15 +80,11 @@ const routers = new WeakMap<RedisClusterClient, SlotRoutedScripts>();
 
 /** `runner` itself, or on a cluster client the {@link SlotRoutedScripts} of it. */
 export function slotRouted(runner: ScriptRunner): ScriptRunner {
-  if (!isScriptCluster(runner)) return runner;
+  if (!isClusterClient(runner)) return runner;
   let router = routers.get(runner);
   if (!router) {
     router = new SlotRoutedScripts(runner);
     routers.set(runner, router);
   }
   return router;
-}
-
-function isScriptCluster(runner: ScriptRunner): runner is RedisClusterClient {
-  return isClusterClient(runner as Parameters<typeof isClusterClient>[0]);
 }
