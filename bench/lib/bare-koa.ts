@@ -6,7 +6,7 @@ import { BENCH_JWT_SECRET, profileArgs } from './system-processes.js';
 /** The bare Koa baseline server (bench/workers/bare-koa-server.ts), started and ready. */
 export async function startBareKoa(
   servers: BenchServers,
-): Promise<{ url: string; stop(): Promise<void> }> {
+): Promise<{ url: string; pid?: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child = new NodeChild('bare-koa', 'bench/workers/bare-koa-server.ts', {
     env: {
@@ -23,6 +23,7 @@ export async function startBareKoa(
   await child.next('ready', 30000);
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     // Asked first, so that it exits by itself (a profile is written only then).
     stop: async () => {
       child.send({ type: 'stop' });

@@ -10,7 +10,13 @@ import {
 import { httpThroughputResult, type BenchResult } from '../lib/bench-result.js';
 import { clusterLagRun } from '../lib/cluster-lag.js';
 import { killMasterOnce, SendTrickle, type FailoverOutcome } from '../lib/failover-probe.js';
-import { httpLoad, type LoadRequest, type LoadResult } from '../lib/http-load.js';
+import {
+  cpuPerRequestNote,
+  httpLoad,
+  type LoadRequest,
+  type LoadResult,
+  type MeasuredLoad,
+} from '../lib/http-load.js';
 import { systemLagRun, type LagRun } from '../lib/lag-runs.js';
 import { partitionedBurstRound, type BurstTarget } from '../lib/partitioned-burst.js';
 import { ROW_GROUPS } from '../lib/row-groups.js';
@@ -116,7 +122,14 @@ async function sendRows(
 ): Promise<BenchResult[]> {
   const wb = { PERSISTENCE_MODE: 'write-behind' };
   const apis: ApiProcess[] = [];
-  const rounds: { single: LoadResult; cluster: LoadResult; wait?: LoadResult }[] = [];
+  const rounds: { single: MeasuredLoad; cluster: MeasuredLoad; wait?: MeasuredLoad }[] = [];
+  // No failover in this row: the roles stay as they are now.
+  const masterPorts = new Set(c.admin.masters.map((m) => m.port));
+  const nodePids = (masters: boolean) =>
+    c.running.nodes
+      .filter((n) => masterPorts.has(n.port) === masters)
+      .map((n) => c.running.pid(n.port));
+  const clusterRedis = { 'Redis masters': nodePids(true), 'Redis replicas': nodePids(false) };
   try {
     const single = await startApi(ctx.servers, wb);
     apis.push(single);
@@ -128,9 +141,17 @@ async function sendRows(
     if (waiting) apis.push(waiting);
     const requests = sendRequests(users);
     for (let r = 0; r < ctx.options.rounds; r++) {
-      const s = await httpLoad(ctx, single.url, requests);
-      const cl = await httpLoad(ctx, onCluster.url, requests);
-      const w = waiting ? await httpLoad(ctx, waiting.url, requests) : undefined;
+      const s = await httpLoad(ctx, single.url, requests, {
+        cpuOf: { API: [single.child.pid], Redis: [ctx.servers.redisPid] },
+      });
+      const cl = await httpLoad(ctx, onCluster.url, requests, {
+        cpuOf: { API: [onCluster.child.pid], ...clusterRedis },
+      });
+      const w = waiting
+        ? await httpLoad(ctx, waiting.url, requests, {
+            cpuOf: { API: [waiting.child.pid], ...clusterRedis },
+          })
+        : undefined;
       ctx.log(
         `cluster send round ${r + 1}: one node ${round(s.requestsPerSecond)}/s, cluster ${round(cl.requestsPerSecond)}/s` +
           (w ? `, cluster + WAIT 1 ${round(w.requestsPerSecond)}/s` : ''),
@@ -148,7 +169,13 @@ async function sendRows(
       goal: '≥ 0.7× one node',
       met: (ratio) => ratio >= 0.7,
       runs: rounds.map((x) => ({ system: x.cluster, baseline: x.single })),
-      notes: [note],
+      notes: [
+        note,
+        cpuPerRequestNote([
+          { label: 'cluster', runs: rounds.map((x) => x.cluster) },
+          { label: 'one node', runs: rounds.map((x) => x.single) },
+        ]),
+      ],
     }),
   ];
   if (withWait) {
@@ -161,6 +188,7 @@ async function sendRows(
       notes: [
         note,
         'write-behind with REDIS_WAIT_REPLICAS=1 (each send acknowledged once a replica has it; REDIS_WAIT_TIMEOUT_MS 1000); ratio = with ÷ without',
+        cpuPerRequestNote([{ label: 'with WAIT', runs: rounds.map((x) => x.wait!) }]),
       ],
     });
     rows.push({ ...waitRow, met: null });

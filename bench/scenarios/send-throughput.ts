@@ -1,7 +1,8 @@
 import { httpThroughputResult } from '../lib/bench-result.js';
 import { sendRequests, signupUsers } from '../lib/api-users.js';
 import { startBareKoa } from '../lib/bare-koa.js';
-import { httpLoad, type LoadResult } from '../lib/http-load.js';
+import { mongoServerPid } from '../lib/host-cpu.js';
+import { cpuPerRequestNote, httpLoad, type MeasuredLoad } from '../lib/http-load.js';
 import { resetStores, type Scenario } from '../lib/scenario.js';
 import { median, round } from '../lib/stats.js';
 import { startApi, type ApiProcess } from '../lib/system-processes.js';
@@ -24,8 +25,14 @@ export const sendThroughput: Scenario = {
     await resetStores(ctx);
     const apis: ApiProcess[] = [];
     const bare = await startBareKoa(ctx.servers);
-    const rounds: { wt: LoadResult; bare: LoadResult; bareBehind: LoadResult; wb: LoadResult }[] =
-      [];
+    const rounds: {
+      wt: MeasuredLoad;
+      bare: MeasuredLoad;
+      bareBehind: MeasuredLoad;
+      wb: MeasuredLoad;
+    }[] = [];
+    const redis = [ctx.servers.redisPid];
+    const mongo = [mongoServerPid(Number(new URL(ctx.servers.mongoUri).port))];
     try {
       const wtApi = await startApi(ctx.servers, { PERSISTENCE_MODE: 'write-through' });
       apis.push(wtApi);
@@ -36,10 +43,18 @@ export const sendThroughput: Scenario = {
       const bareRequests = requests.map((r) => ({ ...r, path: '/send' }));
       const bareBehindRequests = requests.map((r) => ({ ...r, path: '/send-behind' }));
       for (let r = 0; r < options.rounds; r++) {
-        const wt = await httpLoad(ctx, wtApi.url, requests);
-        const b = await httpLoad(ctx, bare.url, bareRequests);
-        const bb = await httpLoad(ctx, bare.url, bareBehindRequests);
-        const wb = await httpLoad(ctx, wbApi.url, requests);
+        const wt = await httpLoad(ctx, wtApi.url, requests, {
+          cpuOf: { API: [wtApi.child.pid], Redis: redis, 'MongoDB server': mongo },
+        });
+        const b = await httpLoad(ctx, bare.url, bareRequests, {
+          cpuOf: { 'bare Koa': [bare.pid], Redis: redis, 'MongoDB server': mongo },
+        });
+        const bb = await httpLoad(ctx, bare.url, bareBehindRequests, {
+          cpuOf: { 'bare Koa': [bare.pid], Redis: redis },
+        });
+        const wb = await httpLoad(ctx, wbApi.url, requests, {
+          cpuOf: { API: [wbApi.child.pid], Redis: redis },
+        });
         log(
           `send round ${r + 1}: write-through ${round(wt.requestsPerSecond)}/s, bare Koa insertOne ${round(b.requestsPerSecond)}/s, ` +
             `bare Koa JWT + SET + PUBLISH ${round(bb.requestsPerSecond)}/s, write-behind ${round(wb.requestsPerSecond)}/s`,
@@ -57,7 +72,13 @@ export const sendThroughput: Scenario = {
       goal: '≥ 0.85× bare Koa',
       met: (ratio) => ratio >= 0.85,
       runs: rounds.map((x) => ({ system: x.wt, baseline: x.bare })),
-      notes: [note],
+      notes: [
+        note,
+        cpuPerRequestNote([
+          { label: 'write-through', runs: rounds.map((x) => x.wt) },
+          { label: 'baseline', runs: rounds.map((x) => x.bare) },
+        ]),
+      ],
     });
     const behindOverThrough = median(
       rounds.map((x) => x.wb.requestsPerSecond / x.wt.requestsPerSecond),
@@ -71,6 +92,10 @@ export const sendThroughput: Scenario = {
       notes: [
         note,
         `baseline: bare Koa route, @koa/bodyparser, jose HS256 verify cached per token, SET EX + PUBLISH by execAsPipeline; write-behind ÷ write-through = ${round(behindOverThrough)}× (median of rounds)`,
+        cpuPerRequestNote([
+          { label: 'write-behind', runs: rounds.map((x) => x.wb) },
+          { label: 'baseline', runs: rounds.map((x) => x.bareBehind) },
+        ]),
       ],
     });
     return [writeThrough, writeBehind];

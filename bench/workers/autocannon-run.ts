@@ -1,6 +1,7 @@
 /**
  * HTTP load process: autocannon against one target, with a short warm-up run first (JIT,
- * connection pools, caches) that is not counted. The request list comes from the parent;
+ * connection pools, caches) that is not counted; the parent is told when the measured run
+ * starts ('measuring'), so that it can read CPU counters over it alone. The request list comes from the parent;
  * each connection cycles through it (so the load rotates over users and conversations).
  * Env: URL, CONNECTIONS, SECONDS, WARMUP_SECONDS.
  */
@@ -50,6 +51,7 @@ runWorker(async () => {
   const connections = Number(env('CONNECTIONS'));
   const warmup = Number(env('WARMUP_SECONDS'));
   if (warmup > 0) await run(url, requests, connections, warmup);
+  tell({ type: 'measuring' });
   const r = await run(url, requests, connections, Number(env('SECONDS')));
   const result: LoadResult = {
     requestsPerSecond: r.requests.average,
