@@ -41,8 +41,8 @@ export async function httpLoad(
   });
   await child.next('ready', 30000);
   child.send({ requests });
-  const watched: Record<string, number[]> = { [LOAD_GENERATOR]: [child.pid ?? -1] };
-  for (const [name, pids] of Object.entries(opts.cpuOf ?? {})) {
+  const watched: Record<string, number[]> = {};
+  for (const [name, pids] of Object.entries({ [LOAD_GENERATOR]: [child.pid], ...opts.cpuOf })) {
     watched[name] = pids.filter((p): p is number => p !== undefined);
   }
   const warmupMs = (opts.warmupSeconds ?? 1) * 1000;
