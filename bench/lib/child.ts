@@ -9,6 +9,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** A message a bench worker sends its parent over the IPC channel. */
 export type WorkerMessage =
   | { type: 'ready'; data?: unknown }
+  /** The load generator's measured run starts now (its warm-up is over). */
   | { type: 'measuring' }
   | { type: 'result'; data: unknown }
   /** Progress (e.g. a count so far): only the latest is kept, in {@link NodeChild.progress}. */

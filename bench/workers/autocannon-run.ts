@@ -1,8 +1,9 @@
 /**
  * HTTP load process: autocannon against one target, with a short warm-up run first (JIT,
  * connection pools, caches) that is not counted; the parent is told when the measured run
- * starts ('measuring'), so that it can read CPU counters over it alone. The request list comes from the parent;
- * each connection cycles through it (so the load rotates over users and conversations).
+ * starts ('measuring'), so that it can read CPU counters over that run alone. The request
+ * list comes from the parent; each connection cycles through it (so the load rotates over
+ * users and conversations).
  * Env: URL, CONNECTIONS, SECONDS, WARMUP_SECONDS.
  */
 import autocannon from 'autocannon';
