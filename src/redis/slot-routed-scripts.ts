@@ -4,7 +4,6 @@ import type { ScriptRunner } from './lua-script.js';
 import { isClusterClient, type RedisClusterClient } from './redis-client.js';
 
 type ScriptOpts = { keys: string[]; arguments: string[] };
-type NodeClient = NonNullable<RedisClusterClient['slots'][number]['master']['client']>;
 
 /**
  * Runs scripts on a cluster by sending them straight to the connected master of their
@@ -26,46 +25,37 @@ export class SlotRoutedScripts implements ScriptRunner {
   constructor(private readonly cluster: RedisClusterClient) {}
 
   evalSha(sha: string, opts: ScriptOpts): Promise<unknown> {
-    return this.route(
-      opts,
-      (client) => client.evalSha(sha, opts),
-      () => this.cluster.evalSha(sha, opts),
-    );
+    return this.route(opts, (runner) => runner.evalSha(sha, opts));
   }
 
   eval(script: string, opts: ScriptOpts): Promise<unknown> {
-    return this.route(
-      opts,
-      (client) => client.eval(script, opts),
-      () => this.cluster.eval(script, opts),
-    );
+    return this.route(opts, (runner) => runner.eval(script, opts));
   }
 
+  /** `call` on the slot's master client, or on the cluster client (see the class comment). */
   private async route(
     opts: ScriptOpts,
-    direct: (client: NodeClient) => Promise<unknown>,
-    routed: () => Promise<unknown>,
+    call: (runner: ScriptRunner) => Promise<unknown>,
   ): Promise<unknown> {
     try {
-      return await this.once(opts, direct, routed);
+      return await this.once(opts, call);
     } catch (err) {
       if (!(err instanceof DisconnectsClientError)) throw err;
-      return routed();
+      return call(this.cluster);
     }
   }
 
   private async once(
     opts: ScriptOpts,
-    direct: (client: NodeClient) => Promise<unknown>,
-    routed: () => Promise<unknown>,
+    call: (runner: ScriptRunner) => Promise<unknown>,
   ): Promise<unknown> {
     const key = opts.keys[0];
     const client = key === undefined ? undefined : this.cluster.slots[keySlot(key)]?.master.client;
-    if (!client?.isReady) return routed();
+    if (!client?.isReady) return call(this.cluster);
     try {
-      return await direct(client);
+      return await call(client);
     } catch (err) {
-      if (isRedirect(err)) return routed();
+      if (isRedirect(err)) return call(this.cluster);
       throw err;
     }
   }
