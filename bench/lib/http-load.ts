@@ -7,7 +7,7 @@ import { median, round } from './stats.js';
 export type { LoadRequest, LoadResult };
 
 /** The name under which a run's own load generator (the autocannon process) is reported. */
-export const LOAD_GENERATOR = 'load generator';
+const LOAD_GENERATOR = 'load generator';
 
 /** A load run, with the CPU per answered request of the processes it was asked to watch. */
 export interface MeasuredLoad extends LoadResult {
