@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick] [-- --only=id,id]`: starts its own Redis and MongoDB-protocol
  * servers, runs each scenario against its baseline in the same run (several rounds, the
  * median reported), prints a table, and writes bench/results/latest.json and the lag chart;
- * a full run (no --quick, --only or --profile) also rewrites BENCHMARKS.md and docs/bench-lag.svg.
+ * a full run (no --quick, --only, --profile or --rounds) also rewrites BENCHMARKS.md and docs/bench-lag.svg.
  * Every figure is a ratio against a baseline measured on the same (shared, noisy) machine
  * minutes apart; nothing here asserts a timing in `npm test`.
  */
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { createClient } from 'redis';
 import { withSpread, type BenchResult } from './lib/bench-result.js';
-import { parseBenchOptions } from './lib/bench-options.js';
+import { parseBenchOptions, type BenchOptions } from './lib/bench-options.js';
 import { startBenchServers } from './lib/bench-servers.js';
 import { writeBenchmarksMd, type BenchReport } from './lib/benchmarks-md.js';
 import { ROOT } from './lib/child.js';
@@ -26,7 +26,13 @@ import { profileSystemProcesses } from './lib/system-processes.js';
 import { SCENARIOS } from './scenarios/all-scenarios.js';
 
 async function main(): Promise<number> {
-  const options = parseBenchOptions(process.argv.slice(2));
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    return 2;
+  }
   const started = Date.now();
   const log = (line: string) =>
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${line}\n`);
@@ -56,7 +62,7 @@ async function main(): Promise<number> {
   const mongo = new MongoClient(servers.mongoUri);
   await mongo.connect();
   onCleanup('admin mongo client', () => mongo.close());
-  const ctx: ScenarioContext = { servers, options, redis, mongo, log, profileDir };
+  const ctx: ScenarioContext = { servers, options, redis, mongo, log, profileRun };
   const machine = await machineInfo(redis, servers.mongoKind);
 
   const results: BenchResult[] = [];
@@ -97,6 +103,7 @@ async function main(): Promise<number> {
     ...(options.quick ? ['--quick'] : []),
     ...(options.profile ? ['--profile'] : []),
     ...(options.only.length ? [`--only=${options.only.join(',')}`] : []),
+    ...(options.roundsGiven ? [`--rounds=${options.rounds}`] : []),
   ];
   const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
   const report: BenchReport = {
@@ -109,7 +116,8 @@ async function main(): Promise<number> {
     results,
   };
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const full = !options.quick && options.only.length === 0 && !options.profile;
+  const full =
+    !options.quick && options.only.length === 0 && !options.profile && !options.roundsGiven;
   const subtitle = `${options.quick ? 'QUICK run, ' : ''}${options.lagRate}/s for ${options.lagSeconds} s · ${report.startedAt.slice(0, 16)} · ${machine.cpuModel} × ${machine.cores}`;
   const chart = writeLagChart(
     results,

@@ -10,8 +10,10 @@ export interface BenchOptions {
   profile: boolean;
   /** Run only these row ids (`--only=a,b`; a group such as `cluster` stands for its rows); empty = all. */
   only: string[];
-  /** Rounds per scenario (the median is reported). */
+  /** Rounds per scenario (the median is reported); `--rounds=N` sets it. */
   rounds: number;
+  /** Whether `--rounds=N` replaced the default of the mode (such a run is not a full run). */
+  roundsGiven: boolean;
   /** Rounds of the scenarios that take a minute or more per round (bursts, persistence, idle cost). */
   heavyRounds: number;
   /** Messages in the expiry-throughput burst (issue: 100,000). */
@@ -49,6 +51,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
   const onlyArg = argv.find((a) => a.startsWith('--only='));
+  const rounds = roundsOption(argv);
   const only = onlyArg
     ? expandRowGroups(onlyArg.slice('--only='.length).split(',').filter(Boolean))
     : [];
@@ -57,7 +60,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       quick,
       profile,
       only,
-      rounds: 2,
+      rounds: rounds ?? 2,
+      roundsGiven: rounds !== undefined,
       heavyRounds: 1,
       burstCount: 20000,
       lagRate: 2000,
@@ -79,7 +83,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     quick,
     profile,
     only,
-    rounds: 3,
+    rounds: rounds ?? 3,
+    roundsGiven: rounds !== undefined,
     heavyRounds: 2,
     burstCount: 100000,
     lagRate: 10000,
@@ -96,4 +101,19 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     sockets: 1000,
     memoryCount: 100000,
   };
+}
+
+/**
+ * `--rounds=N` (1–50): more rounds of the scenarios that take `rounds`, for a steadier
+ * median on a noisy host. @throws Error on another value
+ */
+function roundsOption(argv: readonly string[]): number | undefined {
+  const arg = argv.find((a) => a.startsWith('--rounds='));
+  if (arg === undefined) return undefined;
+  const text = arg.slice('--rounds='.length);
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 50) {
+    throw new Error(`--rounds: expected a whole number from 1 to 50, got "${text}"`);
+  }
+  return n;
 }

@@ -14,8 +14,8 @@ export interface ScenarioContext {
   mongo: MongoClient;
   /** One progress line on stderr. */
   log(line: string): void;
-  /** Where profiles (--cpu-prof) of this run go. */
-  profileDir: string;
+  /** Where this run's profiles and Redis reports go (`--profile`); undefined otherwise. */
+  profileRun: string | undefined;
 }
 
 /** A benchmark scenario: runs its system and baseline rounds and returns its table rows. */
