@@ -6,7 +6,7 @@
 //
 // Run `npm run build` first (npm start does): PM2 on Node 20 runs the compiled dist/ JS.
 // Local servers (each independently):
-//   - Redis, when neither REDIS_URL nor REDIS_HOST is set: `redis-server ./redis.conf`
+//   - Redis, when none of REDIS_URL, REDIS_HOST, REDIS_CLUSTER_NODES is set: `redis-server ./redis.conf`
 //     on 127.0.0.1:6379, unless a Redis already answers there (then it is reused).
 //   - MongoDB, when MONGODB_URI is unset: `mongod` if on PATH, otherwise the embedded
 //     FerretDB (.bin/ferretdb-local, built by `npm run prepare:local`), on 127.0.0.1:27017,
@@ -61,7 +61,7 @@ function instances(name) {
 
 const apps = [];
 
-if (!env.REDIS_URL && !env.REDIS_HOST && !answers(6379)) {
+if (!env.REDIS_URL && !env.REDIS_HOST && !env.REDIS_CLUSTER_NODES && !answers(6379)) {
   apps.push({
     name: 'redis',
     script: 'redis-server',

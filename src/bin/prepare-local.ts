@@ -17,8 +17,9 @@ import { keySpaceOf } from '../redis/key-space.js';
 import { createRedisClient } from '../redis/redis-client.js';
 
 loadEnvFiles();
+let config: Config;
 try {
-  const config = loadConfig(process.env, 'all');
+  config = loadConfig(process.env, 'all');
   await checkLayoutIfReachable(config);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
@@ -30,7 +31,7 @@ const root = projectRoot();
 for (const dir of ['data/redis', 'data/ferretdb', 'data/mongo']) {
   mkdirSync(path.join(root, dir), { recursive: true });
 }
-if (!process.env.MONGODB_URI && !findMongod() && !(await isPortOpen('127.0.0.1', 27017))) {
+if (config.mongo.isLocalDefault && !findMongod() && !(await isPortOpen('127.0.0.1', 27017))) {
   try {
     await ensureFerretdbBinary(root);
   } catch (err) {
@@ -38,7 +39,8 @@ if (!process.env.MONGODB_URI && !findMongod() && !(await isPortOpen('127.0.0.1',
     process.exit(1);
   }
 }
-if (!process.env.REDIS_URL && !process.env.REDIS_HOST) {
+// As ecosystem.config.js decides: no local Redis beside REDIS_URL, REDIS_HOST or a cluster.
+if (config.redis.isLocalDefault) {
   const r = await isPortOpen('127.0.0.1', 6379);
   process.stderr.write(
     r

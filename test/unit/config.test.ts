@@ -295,4 +295,22 @@ describe('config', () => {
     assert.equal(daemonOnly.status, 78, daemonOnly.stderr);
     assert.match(daemonOnly.stderr, /^Invalid configuration: DAEMON_METRICS_PORT = "x"/);
   });
+
+  it("npm start's prepare step starts or reuses no local Redis for a cluster", function () {
+    this.timeout(30000);
+    // Port 1 refuses at once: the layout check skips a cluster it cannot reach.
+    const prepare = (clusterNodes: string) =>
+      runEntry('src/bin/prepare-local.ts', {
+        REDIS_URL: '',
+        REDIS_HOST: '',
+        REDIS_CLUSTER_NODES: clusterNodes,
+        MONGODB_URI: 'mongodb://127.0.0.1:1',
+      });
+    const cluster = prepare('127.0.0.1:1');
+    assert.equal(cluster.status, 0, cluster.stderr);
+    assert.doesNotMatch(cluster.stderr, /Redis|redis-server/);
+    const single = prepare('');
+    assert.equal(single.status, 0, single.stderr);
+    assert.match(single.stderr, /(Reusing the Redis|Starting a local redis-server)/);
+  });
 });
