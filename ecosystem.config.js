@@ -6,8 +6,9 @@
 //
 // Run `npm run build` first (npm start does): PM2 on Node 20 runs the compiled dist/ JS.
 // Local servers (each independently):
-//   - Redis, when none of REDIS_URL, REDIS_HOST, REDIS_CLUSTER_NODES is set: `redis-server ./redis.conf`
-//     on 127.0.0.1:6379, unless a Redis already answers there (then it is reused).
+//   - Redis, when none of REDIS_URL, REDIS_HOST and REDIS_CLUSTER_NODES is set:
+//     `redis-server ./redis.conf` on 127.0.0.1:6379, unless a Redis already answers there
+//     (then it is reused).
 //   - MongoDB, when MONGODB_URI is unset: `mongod` if on PATH, otherwise the embedded
 //     FerretDB (.bin/ferretdb-local, built by `npm run prepare:local`), on 127.0.0.1:27017,
 //     data under ./data/, unless a server already answers there.

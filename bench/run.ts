@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --quick] [-- --only=id,id]`: starts its own Redis and MongoDB-protocol
- * servers, runs each scenario against its baseline in the same run (several rounds, the
- * median reported), prints a table, and writes bench/results/latest.json and the lag chart;
- * a full run (no --quick, --only, --profile or --rounds) also rewrites BENCHMARKS.md and docs/bench-lag.svg.
+ * `npm run bench [-- --quick] [-- --only=id,id] [-- --rounds=N]`: starts its own Redis and
+ * MongoDB-protocol servers, runs each scenario against its baseline in the same run (several
+ * rounds, the median reported), prints a table, and writes bench/results/latest.json and the
+ * lag chart; a full run (no --quick, --only, --profile or --rounds) also rewrites
+ * BENCHMARKS.md and docs/bench-lag.svg.
  * Every figure is a ratio against a baseline measured on the same (shared, noisy) machine
  * minutes apart; nothing here asserts a timing in `npm test`.
  */

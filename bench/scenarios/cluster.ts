@@ -4,7 +4,6 @@ import { createClient } from 'redis';
 import { MessageStore } from '../../src/messages/message-store.js';
 import { KeySpace } from '../../src/redis/key-space.js';
 import { apiCall } from '../lib/api-calls.js';
-import { ROOT } from '../lib/child.js';
 import { fillRing, signupUsers, sendRequests, type ApiUser } from '../lib/api-users.js';
 import {
   CLUSTER_NODE_TIMEOUT_MS,
@@ -12,6 +11,7 @@ import {
   type BenchCluster,
 } from '../lib/bench-cluster.js';
 import { httpThroughputResult, type BenchResult } from '../lib/bench-result.js';
+import { ROOT } from '../lib/child.js';
 import { clusterLagRun } from '../lib/cluster-lag.js';
 import { killMasterOnce, SendTrickle, type FailoverOutcome } from '../lib/failover-probe.js';
 import {
@@ -22,8 +22,8 @@ import {
   type MeasuredLoad,
 } from '../lib/http-load.js';
 import { systemLagRun, type LagRun } from '../lib/lag-runs.js';
-import { redisStatsReport, resetRedisStats } from '../lib/redis-stats.js';
 import { partitionedBurstRound, type BurstTarget } from '../lib/partitioned-burst.js';
+import { redisStatsReport, resetRedisStats } from '../lib/redis-stats.js';
 import { ROW_GROUPS } from '../lib/row-groups.js';
 import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenario.js';
 import { median, round } from '../lib/stats.js';
@@ -65,8 +65,9 @@ export const cluster: Scenario = {
     const c = await startBenchCluster();
     ctx.log(`cluster of 3 masters + 3 replicas on ${c.running.seeds}`);
     const results: BenchResult[] = [];
-    const nodeStats = ctx.profileRun ? await profileClusterNodes(c) : undefined;
+    let writeNodeStats: (() => Promise<void>) | undefined;
     try {
+      if (ctx.profileRun) writeNodeStats = await profileClusterNodes(ctx, ctx.profileRun, c);
       const users = await withApi(ctx, {}, (api) => signupUsers(api.url, USERS));
       const clean = async () => {
         await ctx.redis.flushAll();
@@ -90,16 +91,7 @@ export const cluster: Scenario = {
       }
       if (wanted('cluster-failover')) results.push(await failoverRow(ctx, c, users));
     } finally {
-      if (nodeStats && ctx.profileRun) {
-        const file = path.join(ctx.profileRun, 'cluster-nodes-redis.txt');
-        await nodeStats().then(
-          (report) => {
-            writeFileSync(file, report);
-            ctx.log(`Redis commandstats of the cluster's nodes: ${path.relative(ROOT, file)}`);
-          },
-          (err: unknown) => ctx.log(`no commandstats of the cluster's nodes: ${String(err)}`),
-        );
-      }
+      await writeNodeStats?.();
       await c.stop();
     }
     return results.filter((r) => wanted(r.id));
@@ -108,34 +100,46 @@ export const cluster: Scenario = {
 
 /**
  * Zeroes every cluster node's commandstats and slow log (`--profile`); the function returned
- * reports them node by node, masters first, and closes its connections. Roles are named as
- * at the start (cluster-failover swaps them).
+ * writes them to `<dir>/cluster-nodes-redis.txt`, node by node, masters first, and closes
+ * its connections. Roles are named as at the start (cluster-failover swaps them).
  */
-async function profileClusterNodes(c: BenchCluster): Promise<() => Promise<string>> {
+async function profileClusterNodes(
+  ctx: ScenarioContext,
+  dir: string,
+  c: BenchCluster,
+): Promise<() => Promise<void>> {
   const masters = new Set(c.admin.masters.map((m) => m.port));
   const nodes = [...c.running.nodes].sort(
     (a, b) => Number(masters.has(b.port)) - Number(masters.has(a.port)),
   );
-  const clients = await Promise.all(
-    nodes.map((n) => {
-      const client = createClient({ url: `redis://${n.host}:${n.port}` });
-      // cluster-failover kills nodes: the client reconnects, its errors are expected.
-      client.on('error', () => {});
-      return client.connect();
-    }),
-  );
-  await Promise.all(clients.map((client) => resetRedisStats(client)));
+  const clients = nodes.map((n) => {
+    const client = createClient({ url: `redis://${n.host}:${n.port}` });
+    // cluster-failover kills nodes: the client reconnects, its errors are expected.
+    client.on('error', () => {});
+    return client;
+  });
+  const close = () => Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+  try {
+    await Promise.all(clients.map((client) => client.connect()));
+    await Promise.all(clients.map((client) => resetRedisStats(client)));
+  } catch (err) {
+    await close();
+    throw err;
+  }
   return async () => {
+    const file = path.join(dir, 'cluster-nodes-redis.txt');
     try {
       const reports = await Promise.all(clients.map((client) => redisStatsReport(client)));
-      return nodes
-        .map(
-          (n, i) =>
-            `## ${n.host}:${n.port} (${masters.has(n.port) ? 'master' : 'replica'})\n\n${reports[i]}`,
-        )
-        .join('\n');
+      const role = (port: number) => (masters.has(port) ? 'master' : 'replica');
+      writeFileSync(
+        file,
+        nodes.map((n, i) => `## ${n.host}:${n.port} (${role(n.port)})\n\n${reports[i]}`).join('\n'),
+      );
+      ctx.log(`Redis commandstats of the cluster's nodes: ${path.relative(ROOT, file)}`);
+    } catch (err) {
+      ctx.log(`no commandstats of the cluster's nodes: ${String(err)}`);
     } finally {
-      await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+      await close();
     }
   };
 }
