@@ -13,6 +13,8 @@ export interface BenchServers {
   /** PID of redis-server, for reading its CPU time from /proc. */
   redisPid: number | undefined;
   mongoUri: string;
+  /** PID of the MongoDB-protocol server (FerretDB or mongod), for its CPU time from /proc. */
+  mongoPid: number | undefined;
   mongoKind: string;
 }
 
@@ -43,6 +45,7 @@ export async function startBenchServers(): Promise<BenchServers> {
     redisPort: redis.port,
     redisPid: redis.process?.pid,
     mongoUri: mongo.uri,
+    mongoPid: mongo.process?.pid,
     mongoKind: mongo.kind,
   };
 }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 /** The host's CPU time so far, from /proc/stat's `cpu` line, in clock ticks. */
 export interface HostCpu {
@@ -19,29 +19,4 @@ export function hostCpu(): HostCpu {
 /** The share (0–1) of the host's CPU that was busy between two readings (every process, ours or not). */
 export function hostBusyBetween(before: HostCpu, after: HostCpu): number {
   return (after.busy - before.busy) / Math.max(1, after.total - before.total);
-}
-
-/**
- * The pid of the bench's MongoDB-protocol server on `port`, found by its command line
- * (FerretDB: `-listen 127.0.0.1:<port>`; mongod: `--port <port>`), or undefined: the bench
- * servers do not expose it, and only the run's own throwaway server is started so.
- */
-export function mongoServerPid(port: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const ferret = args.indexOf('-listen');
-      const mongod = args.indexOf('--port');
-      if (
-        (ferret >= 0 && args[ferret + 1] === `127.0.0.1:${port}`) ||
-        (mongod >= 0 && args[mongod + 1] === String(port))
-      ) {
-        return Number(entry);
-      }
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return undefined;
 }

@@ -8,7 +8,7 @@ import {
   weightedSampler,
   zipfWeights,
 } from '../lib/growth-store.js';
-import { hostBusyBetween, hostCpu, mongoServerPid } from '../lib/host-cpu.js';
+import { hostBusyBetween, hostCpu } from '../lib/host-cpu.js';
 import { cpuSecondsBetween, processCpu } from '../lib/process-cpu.js';
 import { fmt } from '../lib/report-table.js';
 import type { ScenarioContext } from '../lib/scenario.js';
@@ -139,7 +139,7 @@ export async function chatDay(
       sends.push(sent.ms);
     };
 
-    const mongoPid = mongoServerPid(Number(new URL(ctx.servers.mongoUri).port));
+    const mongoPid = ctx.servers.mongoPid;
     const apiPid = api.child.pid as number;
     const before = {
       host: hostCpu(),

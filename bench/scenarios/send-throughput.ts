@@ -1,7 +1,6 @@
 import { httpThroughputResult } from '../lib/bench-result.js';
 import { sendRequests, signupUsers } from '../lib/api-users.js';
 import { startBareKoa } from '../lib/bare-koa.js';
-import { mongoServerPid } from '../lib/host-cpu.js';
 import { cpuPerRequestNote, httpLoad, type MeasuredLoad } from '../lib/http-load.js';
 import { resetStores, type Scenario } from '../lib/scenario.js';
 import { median, round } from '../lib/stats.js';
@@ -32,7 +31,7 @@ export const sendThroughput: Scenario = {
       wb: MeasuredLoad;
     }[] = [];
     const redis = [ctx.servers.redisPid];
-    const mongo = [mongoServerPid(Number(new URL(ctx.servers.mongoUri).port))];
+    const mongo = [ctx.servers.mongoPid];
     try {
       const wtApi = await startApi(ctx.servers, { PERSISTENCE_MODE: 'write-through' });
       apis.push(wtApi);
