@@ -17,10 +17,9 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { findGoToolchain } from './go-toolchain.js';
 import { projectRoot } from './project-root.js';
 
-/** Where the official Go tarball installs itself; used when `go` is not on PATH. */
-const GO_FALLBACK = '/usr/local/go/bin/go';
 /** How often a running build reports that it is still going. */
 const PROGRESS_EVERY_MS = 10_000;
 
@@ -69,19 +68,6 @@ export function ferretdbBinaryIsCurrent(root = projectRoot()): boolean {
   return readFileSync(keyPath(root), 'utf8').trim() === buildKey(root);
 }
 
-/** The `go` command to use: `go` on PATH, else the official tarball's location. */
-async function findGo(): Promise<string | undefined> {
-  for (const candidate of ['go', GO_FALLBACK]) {
-    try {
-      await promisify(execFile)(candidate, ['version']);
-      return candidate;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
-
 /** Where build progress goes: stderr, line by line. */
 export type ProgressLog = (line: string) => void;
 const toStderr: ProgressLog = (line) => process.stderr.write(`${line}\n`);
@@ -119,13 +105,13 @@ export function ensureFerretdbBinary(
 }
 
 async function buildFerretdb(root: string, say: ProgressLog): Promise<string> {
-  const go = await findGo();
+  const go = await findGoToolchain(say);
   if (!go) {
     throw new Error(
       'No MongoDB server is configured (MONGODB_URI unset), no `mongod` is on PATH, and Go is ' +
-        'not installed to build the local FerretDB server. Install Go ≥ 1.24 ' +
-        '(https://go.dev/dl), put mongod on PATH, or set MONGODB_URI (TEST_MONGODB_URI for ' +
-        'the tests).',
+        'not installed to build the local FerretDB server. Install Go (on Debian/Ubuntu: ' +
+        'apt-get install golang-go; a Go older than 1.24 fetches Go 1.24 as a module by ' +
+        'itself), put mongod on PATH, or set MONGODB_URI (TEST_MONGODB_URI for the tests).',
     );
   }
   const bin = ferretdbBinaryPath(root);
