@@ -5,6 +5,7 @@ import type { MongoClient } from 'mongodb';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { checkHealth } from '../health/health-check.js';
+import { Readiness } from '../health/readiness.js';
 import { createHttpApp } from '../http/app.js';
 import { authRoutes } from '../http/routes/auth-routes.js';
 import { healthRoutes } from '../http/routes/health-routes.js';
@@ -40,7 +41,11 @@ export interface ApiServer {
   url: string;
   /** `http://host:port/metrics`: this process's Prometheus text, on its own listener. */
   metricsUrl: string;
-  /** Stops accepting, finishes in-flight requests, closes the clients. */
+  /**
+   * Marks the instance draining (`/health/ready` answers 503, HTTP answers carry
+   * `Connection: close`), keeps serving for `SHUTDOWN_DELAY_MS`, then stops accepting,
+   * finishes in-flight requests and closes the clients.
+   */
   close(): Promise<void>;
 }
 
@@ -116,9 +121,11 @@ export async function startApiServer(
   // The paths of these routers do not overlap, so their order changes no answer; the
   // message routes come first because every router a request passes reads its host and
   // matches its path (the hot routes then skip the other routers' work).
+  const check = () => checkHealth({ redis, mongo, mongoDb: config.mongo.db });
+  const readiness = new Readiness(check);
   const routers: Router[] = [
     messageRoutes(services.messageService, services.verifyToken),
-    healthRoutes(() => checkHealth({ redis, mongo, mongoDb: config.mongo.db })),
+    healthRoutes(check, readiness),
     statsRoutes({ redis, space, verifyToken: services.verifyToken }),
     authRoutes(services.auth),
     userRoutes(services.auth, services.verifyToken),
@@ -130,8 +137,9 @@ export async function startApiServer(
     routers,
     before: [httpMetricsMiddleware(metrics)],
     requestTimeoutMs: config.requestTimeoutMs,
-    trustProxy: config.http.trustProxy,
+    trustProxyHops: config.http.trustProxyHops,
   });
+  const handle = app.callback();
   const server = http.createServer(
     {
       headersTimeout: config.http.headersTimeoutMs,
@@ -140,7 +148,11 @@ export async function startApiServer(
       // for up to 30 s past them.
       connectionsCheckingInterval: 1000,
     },
-    app.callback(),
+    (req, res) => {
+      // Draining: keep-alive clients should take their next request to another instance.
+      if (readiness.draining) res.setHeader('Connection', 'close');
+      void handle(req, res);
+    },
   );
   const rt = createRealtimeServer({
     server,
@@ -181,7 +193,9 @@ export async function startApiServer(
       .then(async () => {
         await durableRedis?.connect();
       })
-      .then(() => rt.ready),
+      .then(() => rt.ready)
+      // MongoDB is not waited for: without it sends are still accepted (degraded).
+      .then(() => readiness.started()),
     connectMongoWithRetry(mongo, config.mongo, logger, abort.signal),
   ])
     .then(() => ensureIndexesWithRetry(services, logger, abort.signal))
@@ -199,6 +213,12 @@ export async function startApiServer(
     url,
     metricsUrl: metricsServer.url,
     async close() {
+      readiness.drain();
+      // Still serving everything: a load balancer polling /health/ready takes this instance
+      // out before its connections are refused.
+      if (config.shutdownDelayMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+      }
       abort.abort();
       // ws first: upgraded sockets would keep server.close() waiting.
       await rt.close();

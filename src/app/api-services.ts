@@ -67,7 +67,10 @@ export function createApiServices(deps: ApiServiceDeps): ApiServices {
   const users = UserStore.fromDb(db, {
     shared: { redis, key: (id) => space.forUser(id).knownUsers },
   });
-  const tokens = new TokenService({ secret: config.auth.jwtSecret });
+  const tokens = new TokenService({
+    secret: config.auth.jwtSecret,
+    previousSecret: config.auth.previousJwtSecret,
+  });
   const throttle = new AuthThrottle({
     redis,
     keys,

@@ -1,5 +1,5 @@
 import { webcrypto } from 'node:crypto';
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { AppError } from '../errors/app-error.js';
 
 /** Who a valid token says the caller is. */
@@ -10,8 +10,13 @@ export interface AuthUser {
 }
 
 export interface TokenServiceOptions {
-  /** HS256 key (config.auth.jwtSecret, at least 32 characters). */
+  /** HS256 key (config.auth.jwtSecret, at least 32 characters): signs and verifies. */
   secret: string;
+  /**
+   * The key before a rotation (config.auth.previousJwtSecret, at least 32 characters): tokens
+   * it signed are still accepted until they expire; it signs nothing. @defaultValue undefined
+   */
+  previousSecret?: string;
   /** Lifetime of issued tokens. @defaultValue '24h' */
   expiresIn?: string;
   /** The clock verification reads, in ms since the epoch (tests move it). @defaultValue Date.now */
@@ -20,18 +25,30 @@ export interface TokenServiceOptions {
 
 const ID_RE = /^[0-9a-f]{24}$/;
 
+/** Imports an HMAC key into WebCrypto (given raw bytes, jose imports them again on every call). */
+function importHmacKey(secret: string): Promise<webcrypto.CryptoKey> {
+  if (secret.length < 32) throw new TypeError('a JWT secret must be ≥ 32 characters');
+  return webcrypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign', 'verify'],
+  );
+}
+
 /**
  * Issues and verifies the API's bearer tokens: HS256 JWTs with `sub` = user id and a
  * `username` claim. Verification accepts HS256 only, so `alg: none` and tokens signed with
  * another algorithm (or key) are rejected like expired ones and like those without `exp`:
- * 401 `UNAUTHORIZED`.
+ * 401 `UNAUTHORIZED`. During a secret rotation, a token whose signature the current key
+ * refuses is checked against the previous key, if one is given.
  */
 export class TokenService {
-  /**
-   * The HMAC key, imported into WebCrypto once: given raw bytes, jose imports them again on
-   * every call.
-   */
+  /** The HMAC key, imported into WebCrypto once. */
   private readonly key: Promise<webcrypto.CryptoKey>;
+  /** The key before a rotation: verifies only. */
+  private readonly previousKey: Promise<webcrypto.CryptoKey> | undefined;
   private readonly expiresIn: string;
   private readonly now: () => number;
   /**
@@ -44,14 +61,9 @@ export class TokenService {
   private static readonly MAX_CACHED = 10_000;
 
   constructor(opts: TokenServiceOptions) {
-    if (opts.secret.length < 32) throw new TypeError('the JWT secret must be ≥ 32 characters');
-    this.key = webcrypto.subtle.importKey(
-      'raw',
-      new TextEncoder().encode(opts.secret),
-      { name: 'HMAC', hash: 'SHA-256' },
-      false,
-      ['sign', 'verify'],
-    );
+    this.key = importHmacKey(opts.secret);
+    this.previousKey =
+      opts.previousSecret === undefined ? undefined : importHmacKey(opts.previousSecret);
     this.expiresIn = opts.expiresIn ?? '24h';
     this.now = opts.now ?? Date.now;
   }
@@ -80,12 +92,7 @@ export class TokenService {
       this.verified.delete(token);
     }
     try {
-      // Without `exp` a token would never expire: refused, like one that has expired.
-      const { payload } = await jwtVerify(token, await this.key, {
-        algorithms: ['HS256'],
-        requiredClaims: ['exp', 'sub'],
-        currentDate: new Date(this.now()),
-      });
+      const payload = await this.verifySignedPayload(token);
       const { sub, username, exp } = payload;
       if (
         typeof sub !== 'string' ||
@@ -111,4 +118,25 @@ export class TokenService {
       );
     }
   };
+
+  /** The payload of a token signed with the current key or else the previous one. */
+  private async verifySignedPayload(token: string): Promise<JWTPayload> {
+    // Without `exp` a token would never expire: refused, like one that has expired.
+    const options = {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp', 'sub'],
+      currentDate: new Date(this.now()),
+    };
+    try {
+      return (await jwtVerify(token, await this.key, options)).payload;
+    } catch (err) {
+      // Only a signature the current key refuses is worth a second check: jose verifies the
+      // signature before the claims, so an expired or malformed token fails the same way
+      // with either key.
+      if (!this.previousKey || !(err instanceof joseErrors.JWSSignatureVerificationFailed)) {
+        throw err;
+      }
+      return (await jwtVerify(token, await this.previousKey, options)).payload;
+    }
+  }
 }

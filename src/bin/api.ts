@@ -10,7 +10,8 @@ const { config, logger } = boot('api', 'api');
 const instance = Number(process.env.NODE_APP_INSTANCE ?? 0) || 0;
 const metricsPort = config.metrics.port === 0 ? 0 : config.metrics.port + instance;
 const api = await startApiServer(config, logger, { metricsPort });
-onShutdown(logger, [{ name: 'api', run: () => api.close() }]);
+// close() first keeps serving for SHUTDOWN_DELAY_MS (readiness 503), then has the usual 10 s.
+onShutdown(logger, [{ name: 'api', run: () => api.close() }], config.shutdownDelayMs + 10000);
 api.ready.catch(async (err: unknown) => {
   if (!(err instanceof ConfigError)) return;
   // A configuration only Redis could check: the same one line and exit code as any other.

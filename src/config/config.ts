@@ -29,13 +29,23 @@ export interface Config {
   readonly host: string;
   /** A request not answered within this is answered 503 (a stalled backend). @defaultValue 10000 */
   readonly requestTimeoutMs: number;
+  /**
+   * At shutdown, how long the API keeps serving after `/health/ready` turns 503, so that a
+   * load balancer polling it stops sending before the listener closes. @defaultValue 0
+   */
+  readonly shutdownDelayMs: number;
   readonly http: {
     /** A client must have sent all request headers within this. @defaultValue 10000 */
     readonly headersTimeoutMs: number;
     /** A client must have sent the whole request (headers and body) within this. @defaultValue 15000 */
     readonly receiveTimeoutMs: number;
-    /** Take the client address from `X-Forwarded-For` (behind a reverse proxy). @defaultValue false */
-    readonly trustProxy: boolean;
+    /**
+     * Reverse proxies in front of the API that append to `X-Forwarded-For` (Koa's
+     * `maxIpsCount`): the client address is the entry this many from the right, the one the
+     * client-facing proxy appended; 0 = the socket's address, the header ignored.
+     * @defaultValue 0
+     */
+    readonly trustProxyHops: number;
   };
   /** The API's Prometheus endpoint, on its own listener (instance n: port + n). */
   readonly metrics: {
@@ -72,7 +82,10 @@ export interface Config {
      * have it (`WAIT count timeoutMs`); 0 = no wait. @defaultValue { count: 0, timeoutMs: 1000 }
      */
     readonly waitReplicas: { readonly count: number; readonly timeoutMs: number };
-    /** True when neither REDIS_URL nor REDIS_HOST was set: the local default is in use. */
+    /**
+     * True when none of REDIS_URL, REDIS_HOST, REDIS_PORT and REDIS_CLUSTER_NODES was set:
+     * `npm start` runs (or reuses) a local Redis on 127.0.0.1:6379.
+     */
     readonly isLocalDefault: boolean;
   };
   readonly mongo: {
@@ -80,6 +93,7 @@ export interface Config {
     readonly safeUri: string;
     readonly uri: string;
     readonly db: string;
+    /** True when MONGODB_URI was not set: `npm start` runs (or reuses) a local server. */
     readonly isLocalDefault: boolean;
   };
   readonly cache: {
@@ -105,6 +119,11 @@ export interface Config {
     readonly jwtSecret: string;
     /** True when JWT_SECRET was not given and a throwaway one was generated. */
     readonly jwtSecretGenerated: boolean;
+    /**
+     * The secret before the last rotation: tokens it signed are still accepted (new ones are
+     * signed with `jwtSecret`) until they expire. @defaultValue undefined
+     */
+    readonly previousJwtSecret: string | undefined;
   };
   readonly rateLimit: {
     /** Sends allowed per user per window (REST and ws together). @defaultValue 30 */
@@ -121,6 +140,13 @@ export interface Config {
     readonly windowSeconds: number;
   };
   readonly logLevel: string;
+  /** Instances ecosystem.config.js starts (`role` 'all' only; 1 otherwise). */
+  readonly pm2: {
+    /** @defaultValue 1 */
+    readonly apiInstances: number;
+    /** @defaultValue 1 */
+    readonly daemonInstances: number;
+  };
 }
 
 /**
@@ -227,7 +253,10 @@ const vars = {
   REQUEST_TIMEOUT_MS: intVar(100, 600000, 'of milliseconds').default(10000),
   HEADERS_TIMEOUT_MS: intVar(1000, 600000, 'of milliseconds').default(10000),
   RECEIVE_TIMEOUT_MS: intVar(1000, 600000, 'of milliseconds').default(15000),
-  TRUST_PROXY: booleanVar().default(false),
+  SHUTDOWN_DELAY_MS: intVar(0, 60000, 'of milliseconds').default(0),
+  TRUST_PROXY_HOPS: intVar(0, 10, 'of proxy hops').optional(),
+  // The older switch, kept as an alias: true = 1 hop, false = 0.
+  TRUST_PROXY: booleanVar().optional(),
   METRICS_HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   METRICS_PORT: intVar(0, 65535, 'port').default(9400),
   WS_MAX_CONNECTIONS_PER_USER: intVar(1, 10000, 'of connections').default(16),
@@ -268,12 +297,14 @@ const vars = {
   EXPIRY_BATCH_SIZE: intVar(1, 10000, 'of entries').default(500),
   EXPIRY_MAX_ATTEMPTS: intVar(1, 100, 'of attempts').default(8),
   EXPIRY_LEASE_MS: intVar(1000, 600000, 'of milliseconds').default(30000),
+  ALLOW_LOCAL_SERVERS: booleanVar().default(false),
   PERSISTENCE_MODE: z
     .enum(['write-through', 'write-behind'], {
       message: 'must be write-through or write-behind',
     })
     .default('write-through'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_PREVIOUS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   DAEMON_METRICS_PORT: intVar(0, 65535, 'port').default(9465),
   DAEMON_METRICS_HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   RATE_LIMIT_SENDS: intVar(1, 100000, 'of sends').default(30),
@@ -296,12 +327,15 @@ const API_ONLY: readonly VarName[] = [
   'REQUEST_TIMEOUT_MS',
   'HEADERS_TIMEOUT_MS',
   'RECEIVE_TIMEOUT_MS',
+  'SHUTDOWN_DELAY_MS',
+  'TRUST_PROXY_HOPS',
   'TRUST_PROXY',
   'METRICS_HOST',
   'METRICS_PORT',
   'WS_MAX_CONNECTIONS_PER_USER',
   'ALLOWED_ORIGINS',
   'JWT_SECRET',
+  'JWT_PREVIOUS_SECRET',
   'RATE_LIMIT_SENDS',
   'RATE_LIMIT_WINDOW_SECONDS',
   'AUTH_RATE_LIMIT_ATTEMPTS',
@@ -323,6 +357,9 @@ function readBy(role: ProcessRole, name: VarName): boolean {
   if (DAEMON_ONLY.includes(name)) return role === 'daemon';
   return true;
 }
+
+/** Variables whose value is never shown in an error. */
+const SECRET_VARS: readonly VarName[] = ['JWT_SECRET', 'JWT_PREVIOUS_SECRET', 'REDIS_PASSWORD'];
 
 function describe(value: string | undefined): string {
   if (value === undefined) return 'is required';
@@ -357,7 +394,7 @@ export function loadConfig(
     const result = vars[name].safeParse(raw);
     if (!result.success) {
       const issue = result.error.issues[0];
-      const secret = name === 'JWT_SECRET' || name === 'REDIS_PASSWORD';
+      const secret = SECRET_VARS.includes(name);
       const shown = secret ? undefined : describe(raw);
       throw new ConfigError(name, issue?.message ?? 'is invalid', shown);
     }
@@ -416,6 +453,20 @@ export function loadConfig(
     );
   }
 
+  // TRUST_PROXY is the older name for 0 or 1 hop: both set must say the same.
+  const aliasHops = v.TRUST_PROXY === undefined ? undefined : Number(v.TRUST_PROXY);
+  if (
+    v.TRUST_PROXY_HOPS !== undefined &&
+    aliasHops !== undefined &&
+    v.TRUST_PROXY_HOPS !== aliasHops
+  ) {
+    throw new ConfigError(
+      'TRUST_PROXY_HOPS',
+      `(${v.TRUST_PROXY_HOPS}) contradicts TRUST_PROXY=${v.TRUST_PROXY} (${aliasHops} hop${aliasHops === 1 ? '' : 's'}); set only TRUST_PROXY_HOPS`,
+    );
+  }
+  const trustProxyHops = v.TRUST_PROXY_HOPS ?? aliasHops ?? 0;
+
   const env_ = v.NODE_ENV;
   let jwtSecret = v.JWT_SECRET;
   let jwtSecretGenerated = false;
@@ -427,6 +478,32 @@ export function loadConfig(
     jwtSecretGenerated = true;
   }
 
+  const redisIsLocalDefault =
+    !v.REDIS_URL && !v.REDIS_HOST && !env.REDIS_PORT?.trim() && !clusterNodes;
+  const mongoIsLocalDefault = !v.MONGODB_URI;
+  if (env_ === 'production' && !v.ALLOW_LOCAL_SERVERS) {
+    const missing = [
+      ...(redisIsLocalDefault
+        ? ['REDIS_URL (or REDIS_HOST, REDIS_PORT, REDIS_CLUSTER_NODES)']
+        : []),
+      ...(mongoIsLocalDefault ? ['MONGODB_URI'] : []),
+    ];
+    if (missing.length > 0) {
+      throw new ConfigError(
+        missing.join(' and '),
+        `${missing.length > 1 ? 'are' : 'is'} required when NODE_ENV=production (or set ` +
+          'ALLOW_LOCAL_SERVERS=true to run local servers on 127.0.0.1)',
+      );
+    }
+  }
+
+  if (v.JWT_PREVIOUS_SECRET !== undefined && v.JWT_PREVIOUS_SECRET === jwtSecret) {
+    throw new ConfigError(
+      'JWT_PREVIOUS_SECRET',
+      'equals JWT_SECRET; set it to the secret being replaced, or leave it unset',
+    );
+  }
+
   const mongoUri = v.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
   const logLevel = v.LOG_LEVEL ?? (env_ === 'test' ? 'warn' : 'info');
 
@@ -435,10 +512,11 @@ export function loadConfig(
     port: v.PORT,
     host: v.HOST,
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+    shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
     http: {
       headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
       receiveTimeoutMs: v.RECEIVE_TIMEOUT_MS,
-      trustProxy: v.TRUST_PROXY,
+      trustProxyHops,
     },
     metrics: { host: v.METRICS_HOST, port: v.METRICS_PORT },
     realtime: {
@@ -454,13 +532,13 @@ export function loadConfig(
       partitions: v.REDIS_PARTITIONS ?? (clusterNodes ? DEFAULT_CLUSTER_PARTITIONS : 1),
       clusterNodes,
       waitReplicas: { count: v.REDIS_WAIT_REPLICAS, timeoutMs: v.REDIS_WAIT_TIMEOUT_MS },
-      isLocalDefault: !v.REDIS_URL && !v.REDIS_HOST && !clusterNodes,
+      isLocalDefault: redisIsLocalDefault,
     },
     mongo: {
       uri: mongoUri,
       safeUri: maskUrl(mongoUri),
       db: v.MONGODB_DB,
-      isLocalDefault: !v.MONGODB_URI,
+      isLocalDefault: mongoIsLocalDefault,
     },
     cache: { ttlSeconds: v.CACHE_TTL_SECONDS, conversationSize: v.CONVERSATION_CACHE_SIZE },
     persistenceMode: v.PERSISTENCE_MODE,
@@ -472,7 +550,7 @@ export function loadConfig(
       metricsPort: v.DAEMON_METRICS_PORT,
       metricsHost: v.DAEMON_METRICS_HOST,
     },
-    auth: { jwtSecret, jwtSecretGenerated },
+    auth: { jwtSecret, jwtSecretGenerated, previousJwtSecret: v.JWT_PREVIOUS_SECRET },
     rateLimit: { sends: v.RATE_LIMIT_SENDS, windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS },
     authRateLimit: {
       perUsername: v.AUTH_RATE_LIMIT_ATTEMPTS,
@@ -480,6 +558,7 @@ export function loadConfig(
       windowSeconds: v.AUTH_RATE_LIMIT_WINDOW_SECONDS,
     },
     logLevel,
+    pm2: { apiInstances: v.API_INSTANCES, daemonInstances: v.DAEMON_INSTANCES },
   });
 }
 

@@ -15,14 +15,25 @@ export interface HttpAppDeps {
   before?: Koa.Middleware[];
   /** Requests not done by then are answered 503 (see requestDeadline). @defaultValue 10000 */
   requestTimeoutMs?: number;
-  /** Take the client address from `X-Forwarded-For` (Koa's `app.proxy`). @defaultValue false */
-  trustProxy?: boolean;
+  /**
+   * Reverse proxies in front that each append the address they saw to `X-Forwarded-For`:
+   * `ctx.ip` is the entry this many from the right, the address the client-facing proxy saw,
+   * whatever a client put into the header; 0 = the socket's address, the header ignored. Above 0,
+   * `X-Forwarded-Proto` and `X-Forwarded-Host` are trusted too, as Koa does with `app.proxy`.
+   * @defaultValue 0
+   */
+  trustProxyHops?: number;
 }
 
 /** Builds the Koa application (no listening): tests mount it on their own port. */
 export function createHttpApp(deps: HttpAppDeps): Koa {
   const app = new Koa();
-  app.proxy = deps.trustProxy ?? false;
+  const hops = deps.trustProxyHops ?? 0;
+  app.proxy = hops > 0;
+  // Koa keeps the last maxIpsCount entries and takes the first of them: the address the
+  // client-facing proxy saw. Entries a client sent itself lie further left, unread. With
+  // fewer entries than hops (a shorter path), the leftmost present is taken.
+  app.maxIpsCount = hops;
   // Errors are answered by errorHandler; Koa's own 'error' event would log them again.
   app.silent = true;
   for (const mw of deps.before ?? []) app.use(mw);

@@ -3,7 +3,9 @@ import type { Logger } from '../logging/logger.js';
 /**
  * Runs `steps` in order once, on the first SIGINT or SIGTERM (PM2 sends SIGINT, then
  * SIGKILL after its kill_timeout), then exits 0. A second signal or `timeoutMs` without
- * finishing forces exit 1, so a stuck close never leaves a half-dead process.
+ * finishing forces exit 1, so a stuck close never leaves a half-dead process. The API
+ * passes `SHUTDOWN_DELAY_MS` + 10000 (its close first waits out the delay); PM2's
+ * kill_timeout (ecosystem.config.js) is 2 s longer still.
  */
 export function onShutdown(
   logger: Logger,

@@ -19,6 +19,8 @@ export function createLogger(opts: { level: string; name: string; toStderr?: boo
           '*.token',
           'jwtSecret',
           '*.jwtSecret',
+          'previousJwtSecret',
+          '*.previousJwtSecret',
           'req.headers.authorization',
           'headers.authorization',
         ],

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,30 +9,22 @@ import {
   type Page,
   type WebSocketRoute,
 } from 'playwright-core';
-import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
-import { createTestDaemon, type TestDaemon } from '../helpers/expiry-fixtures.js';
+import { startProductionSystem, type StartedSystem } from '../helpers/started-system.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { waitUntil } from '../helpers/wait.js';
 
-// The pages in a real browser (Debian's Chromium driven by playwright-core) against a real
-// API process, expiry daemon, Redis and MongoDB-protocol server: two users chatting live,
-// and the dashboard counting expirations.
+// The pages in a real browser (Debian's Chromium driven by playwright-core) against the
+// system as `npm run start:prod` runs it: the dist/ that `npm run build` produced (`npm test`
+// builds it first; run alone after `npm run build`), the PM2 ecosystem's API and expiry
+// daemon, on real Redis and MongoDB-protocol servers: two users chatting live, and the
+// dashboard counting expirations.
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
 const SCREENSHOTS = path.join(here, 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
 // Generous: a loaded CI machine, and a 1 s TTL plus the daemon's and the stats' 1 s cadences.
 const WAIT = { timeout: 20_000 };
-
-/** Compiles web/ (the pages' scripts) so that the run never tests stale JavaScript. */
-function buildWebScripts(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'web/tsconfig.json')], {
-    stdio: 'inherit',
-  });
-}
 
 /** Polls `probe` until `ok` holds (the page updates on its own timers), or fails naming `what`. */
 async function until<T>(
@@ -56,8 +46,7 @@ describe('browser: chat and dashboard pages', function () {
   this.timeout(120_000);
 
   let ctx: TestContext;
-  let api: ApiServer;
-  let daemon: TestDaemon | undefined;
+  let api: StartedSystem | undefined;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   /** Console errors and uncaught exceptions of every page (CSP violations land here too). */
@@ -73,15 +62,9 @@ describe('browser: chat and dashboard pages', function () {
       existsSync(CHROMIUM),
       `no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`,
     );
-    buildWebScripts();
     mkdirSync(SCREENSHOTS, { recursive: true });
-    ctx = createTestContext('browser', { CACHE_TTL_SECONDS: '1' });
-    api = await startApiServer(ctx.config, ctx.logger);
-    await api.ready;
-    const home = await fetch(`${api.url}/`);
-    assert.equal(home.status, 200, 'GET / must serve the chat page (staticRoutes() mounted)');
-    daemon = await createTestDaemon(ctx.config, ctx.logger, { defaultMetrics: false });
-    await daemon.daemon.start();
+    ctx = createTestContext('browser');
+    api = await startProductionSystem(ctx, { CACHE_TTL_SECONDS: '1' });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -99,8 +82,7 @@ describe('browser: chat and dashboard pages', function () {
 
   after(async () => {
     await browser?.close();
-    await daemon?.close();
-    await api?.close();
+    await api?.stop();
     await ctx?.cleanup();
   });
 
@@ -116,7 +98,7 @@ describe('browser: chat and dashboard pages', function () {
   }
 
   async function signUp(page: Page, username: string): Promise<void> {
-    await page.goto(`${api.url}/`);
+    await page.goto(`${api!.url}/`);
     await page.fill('[data-testid="auth-username"]', username);
     await page.fill('[data-testid="auth-password"]', PASSWORD);
     await page.click('[data-testid="auth-signup"]');
@@ -270,7 +252,7 @@ describe('browser: chat and dashboard pages', function () {
   it('shows the expirations count rising on the dashboard after the TTL', async () => {
     // A fresh tab has no session: the dashboard asks for a log-in itself.
     const dash = await newPage('dashboard');
-    await dash.goto(`${api.url}/dashboard`);
+    await dash.goto(`${api!.url}/dashboard`);
     await dash.fill('[data-testid="auth-username"]', alice);
     await dash.fill('[data-testid="auth-password"]', PASSWORD);
     await dash.click('[data-testid="auth-login"]');

@@ -94,6 +94,24 @@ export async function call(
   return { status: res.status, headers: res.headers, body };
 }
 
+/** The whole body of an answer: parsed JSON, else its text (undefined when empty). */
+export function readBody(res: NodeJS.ReadableStream): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text === '') return resolve(undefined);
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        resolve(text); // not JSON: the text
+      }
+    });
+  });
+}
+
 /**
  * A ws upgrade with `headers`: `{ status: 101, ws }` when accepted (the caller closes `ws`),
  * else the status and JSON body of the refusal.
@@ -107,18 +125,7 @@ export function wsUpgrade(
     const ws = new WebSocket(url, { headers });
     ws.once('open', () => resolve({ status: 101, ws }));
     ws.once('unexpected-response', (_req, res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
+      readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject);
     });
     ws.once('error', reject);
   });

@@ -8,10 +8,18 @@ export interface Frame {
   [k: string]: any;
 }
 
-/** A ws client of `api` as `user` that keeps every frame it gets and can wait for one. */
-export async function connectWs(api: ApiServer, user: TestUser) {
+/**
+ * A ws client of `api` as `user` that keeps every frame it gets and can wait for one;
+ * `options` go to ws (e.g. `ca` for a `https://` url, an `origin`).
+ */
+export async function connectWs(
+  api: Pick<ApiServer, 'url'>,
+  user: TestUser,
+  options: WebSocket.ClientOptions = {},
+) {
   const ws = new WebSocket(`${api.url.replace('http', 'ws')}/ws`, {
-    headers: { authorization: `Bearer ${user.token}` },
+    ...options,
+    headers: { ...options.headers, authorization: `Bearer ${user.token}` },
   });
   const frames: Frame[] = [];
   const waiters: Array<() => void> = [];

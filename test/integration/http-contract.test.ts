@@ -132,6 +132,8 @@ describe('the HTTP contract and transport limits', function () {
         ['GET', '/api/auth/login', ['POST']],
         ['DELETE', '/api/users', ['GET', 'HEAD']],
         ['POST', '/health', ['GET', 'HEAD']],
+        ['POST', '/health/live', ['GET', 'HEAD']],
+        ['DELETE', '/health/ready', ['GET', 'HEAD']],
         // GET /api/messages/:receiverId has this path too (and answers 400 INVALID_ID).
         ['PUT', '/api/messages/send', ['GET', 'HEAD', 'POST']],
         ['POST', `/api/messages/item/${messageId}`, ['DELETE', 'GET', 'HEAD', 'PATCH']],

@@ -35,6 +35,8 @@ describe('config', () => {
     assert.equal(c.expiry.metricsPort, 9465);
     assert.equal(c.auth.jwtSecretGenerated, true);
     assert.equal(c.auth.jwtSecret.length, 64);
+    assert.equal(c.shutdownDelayMs, 0);
+    assert.equal(loadConfig({ SHUTDOWN_DELAY_MS: '5000' }).shutdownDelayMs, 5000);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.redis));
   });
 
@@ -74,6 +76,7 @@ describe('config', () => {
     ['REDIS_CLUSTER_NODES', 'a:1,,b:2', /REDIS_CLUSTER_NODES = "a:1,,b:2": must be a comma/],
     ['REDIS_CLUSTER_NODES', 'redis://a:1/2', /REDIS_CLUSTER_NODES/],
     ['MONGODB_URI', 'postgres://x', /MONGODB_URI = "postgres:\/\/x": must be a mongodb:\/\//],
+    ['ALLOW_LOCAL_SERVERS', 'yes', /ALLOW_LOCAL_SERVERS = "yes": must be true or false/],
     ['MONGODB_DB', 'a/b', /MONGODB_DB = "a\/b"/],
     [
       'CACHE_TTL_SECONDS',
@@ -101,6 +104,7 @@ describe('config', () => {
       /PERSISTENCE_MODE = "lazy": must be write-through or write-behind/,
     ],
     ['JWT_SECRET', 'short', /JWT_SECRET: must be at least 32 characters/],
+    ['JWT_PREVIOUS_SECRET', 'short', /JWT_PREVIOUS_SECRET: must be at least 32 characters/],
     ['DAEMON_METRICS_PORT', 'x', /DAEMON_METRICS_PORT = "x"/],
     ['DAEMON_METRICS_HOST', ' ', /DAEMON_METRICS_HOST/],
     ['RATE_LIMIT_SENDS', '0', /RATE_LIMIT_SENDS/],
@@ -108,7 +112,18 @@ describe('config', () => {
     ['LOG_LEVEL', 'loud', /LOG_LEVEL = "loud": must be one of fatal, error/],
     ['HEADERS_TIMEOUT_MS', '10', /HEADERS_TIMEOUT_MS = "10": must be a whole number of milli/],
     ['RECEIVE_TIMEOUT_MS', 'x', /RECEIVE_TIMEOUT_MS = "x"/],
+    [
+      'SHUTDOWN_DELAY_MS',
+      '60001',
+      /SHUTDOWN_DELAY_MS = "60001": must be a whole number of milliseconds from 0 to 60000/,
+    ],
     ['TRUST_PROXY', 'yes', /TRUST_PROXY = "yes": must be true or false/],
+    [
+      'TRUST_PROXY_HOPS',
+      '11',
+      /TRUST_PROXY_HOPS = "11": must be a whole number of proxy hops from 0 to 10/,
+    ],
+    ['TRUST_PROXY_HOPS', '-1', /TRUST_PROXY_HOPS = "-1"/],
     ['METRICS_HOST', ' ', /METRICS_HOST/],
     ['METRICS_PORT', '-1', /METRICS_PORT = "-1"/],
     ['WS_MAX_CONNECTIONS_PER_USER', '0', /WS_MAX_CONNECTIONS_PER_USER = "0"/],
@@ -161,7 +176,7 @@ describe('config', () => {
       'http://localhost:8080',
     ]);
     assert.equal(c.realtime.maxConnectionsPerUser, 4);
-    assert.equal(c.http.trustProxy, true);
+    assert.equal(c.http.trustProxyHops, 1);
     assert.deepEqual(loadConfig({ ALLOWED_ORIGINS: '*' }).realtime.allowedOrigins, ['*']);
     const d = loadConfig({});
     assert.deepEqual(d.realtime.allowedOrigins, []);
@@ -170,7 +185,7 @@ describe('config', () => {
     assert.deepEqual(d.http, {
       headersTimeoutMs: 10000,
       receiveTimeoutMs: 15000,
-      trustProxy: false,
+      trustProxyHops: 0,
     });
     assert.match(
       failure({ HEADERS_TIMEOUT_MS: '20000', RECEIVE_TIMEOUT_MS: '15000' }).message,
@@ -178,10 +193,61 @@ describe('config', () => {
     );
   });
 
+  it('reads TRUST_PROXY_HOPS, with TRUST_PROXY as its alias for 0 or 1 hop', () => {
+    const hops = (env: Record<string, string>) => loadConfig(env).http.trustProxyHops;
+    assert.equal(hops({}), 0);
+    assert.equal(hops({ TRUST_PROXY_HOPS: '2' }), 2);
+    assert.equal(hops({ TRUST_PROXY_HOPS: '0' }), 0);
+    assert.equal(hops({ TRUST_PROXY: 'true' }), 1);
+    assert.equal(hops({ TRUST_PROXY: 'false' }), 0);
+    assert.equal(hops({ TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '1' }), 1);
+    assert.equal(hops({ TRUST_PROXY: 'false', TRUST_PROXY_HOPS: '0' }), 0);
+    for (const [alias, n] of [
+      ['true', '2'],
+      ['true', '0'],
+      ['false', '1'],
+    ]) {
+      const err = failure({ TRUST_PROXY: alias!, TRUST_PROXY_HOPS: n! });
+      assert.equal(err.variable, 'TRUST_PROXY_HOPS');
+      assert.match(
+        err.message,
+        new RegExp(
+          `^Invalid configuration: TRUST_PROXY_HOPS: \\(${n}\\) contradicts TRUST_PROXY=${alias} .*; set only TRUST_PROXY_HOPS$`,
+        ),
+      );
+    }
+    // The daemon and the CLI do not read them.
+    assert.doesNotThrow(() => loadConfig({ TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '2' }, 'daemon'));
+  });
+
+  it('reads JWT_PREVIOUS_SECRET, never echoing it', () => {
+    const previous = 'p'.repeat(40);
+    const c = loadConfig({ JWT_SECRET: SECRET, JWT_PREVIOUS_SECRET: previous });
+    assert.equal(c.auth.previousJwtSecret, previous);
+    assert.equal(loadConfig({ JWT_SECRET: SECRET }).auth.previousJwtSecret, undefined);
+    const same = failure({ JWT_SECRET: SECRET, JWT_PREVIOUS_SECRET: SECRET });
+    assert.equal(same.variable, 'JWT_PREVIOUS_SECRET');
+    assert.match(same.message, /^Invalid configuration: JWT_PREVIOUS_SECRET: equals JWT_SECRET/);
+    assert.ok(!same.message.includes(SECRET));
+    const short = failure({ JWT_PREVIOUS_SECRET: 'hunter2-previous' });
+    assert.ok(!short.message.includes('hunter2'));
+    // The daemon and the CLI do not read it.
+    assert.doesNotThrow(() => loadConfig({ JWT_PREVIOUS_SECRET: 'short' }, 'daemon'));
+    assert.doesNotThrow(() => loadConfig({ JWT_PREVIOUS_SECRET: 'short' }, 'cli'));
+  });
+
+  /** The servers a production configuration must name. */
+  const SERVERS = { REDIS_URL: 'redis://cache:6379', MONGODB_URI: 'mongodb://db:27017' };
+
   it('validates only what the process reads', () => {
-    const env = { JWT_SECRET: 'short', DAEMON_METRICS_PORT: 'x', NODE_ENV: 'production' };
+    const env = {
+      JWT_SECRET: 'short',
+      DAEMON_METRICS_PORT: 'x',
+      NODE_ENV: 'production',
+      ...SERVERS,
+    };
     assert.doesNotThrow(() =>
-      loadConfig({ JWT_SECRET: 'short', NODE_ENV: 'production' }, 'daemon'),
+      loadConfig({ JWT_SECRET: 'short', NODE_ENV: 'production', ...SERVERS }, 'daemon'),
     );
     assert.doesNotThrow(() => loadConfig({ JWT_SECRET: 'short' }, 'cli'));
     assert.throws(() => loadConfig(env, 'api'), /JWT_SECRET: must be at least 32/);
@@ -190,8 +256,52 @@ describe('config', () => {
   });
 
   it('requires JWT_SECRET in production', () => {
-    assert.match(failure({ NODE_ENV: 'production' }).message, /JWT_SECRET: is required/);
-    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET }).auth.jwtSecret, SECRET);
+    assert.match(
+      failure({ NODE_ENV: 'production', ...SERVERS }).message,
+      /JWT_SECRET: is required/,
+    );
+    assert.equal(
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, ...SERVERS }).auth.jwtSecret,
+      SECRET,
+    );
+  });
+
+  it('in production, runs no local server unless told to: Redis and MongoDB must be named', () => {
+    const prod = { NODE_ENV: 'production', JWT_SECRET: SECRET };
+    assert.equal(
+      failure(prod).message,
+      'Invalid configuration: REDIS_URL (or REDIS_HOST, REDIS_PORT, REDIS_CLUSTER_NODES) and ' +
+        'MONGODB_URI: are required when NODE_ENV=production (or set ALLOW_LOCAL_SERVERS=true to ' +
+        'run local servers on 127.0.0.1)',
+    );
+    assert.match(
+      failure({ ...prod, REDIS_URL: SERVERS.REDIS_URL }).message,
+      /^Invalid configuration: MONGODB_URI: is required when NODE_ENV=production/,
+    );
+    assert.match(
+      failure({ ...prod, MONGODB_URI: SERVERS.MONGODB_URI, REDIS_URL: '' }).message,
+      /^Invalid configuration: REDIS_URL \(or REDIS_HOST, REDIS_PORT, REDIS_CLUSTER_NODES\): is required/,
+    );
+    for (const redis of [
+      { REDIS_HOST: 'cache' },
+      { REDIS_PORT: '6380' },
+      { REDIS_CLUSTER_NODES: 'cache:7000' },
+    ]) {
+      const c = loadConfig({ ...prod, ...redis, MONGODB_URI: SERVERS.MONGODB_URI });
+      assert.equal(c.redis.isLocalDefault, false, JSON.stringify(redis));
+    }
+    const local = loadConfig({ ...prod, ALLOW_LOCAL_SERVERS: 'true' });
+    assert.equal(local.redis.isLocalDefault, true);
+    assert.equal(local.mongo.isLocalDefault, true);
+    // Development is unchanged: local servers by default.
+    assert.equal(loadConfig({}).mongo.isLocalDefault, true);
+  });
+
+  it('takes REDIS_PORT alone as "use that Redis": no local one is started', () => {
+    const c = loadConfig({ REDIS_PORT: '6380' });
+    assert.equal(c.redis.url, 'redis://127.0.0.1:6380');
+    assert.equal(c.redis.isLocalDefault, false);
+    assert.equal(loadConfig({ REDIS_PORT: '' }).redis.isLocalDefault, true);
   });
 
   it('builds the Redis URL from REDIS_HOST/PORT/PASSWORD as in the guide, REDIS_URL winning', () => {

@@ -33,6 +33,52 @@ describe('TokenService', () => {
     await assert.rejects(tokens.verifyToken(noExp), (e) => e instanceof AppError);
   });
 
+  describe('during a secret rotation (previousSecret)', () => {
+    const PREVIOUS = 'previous-secret-previous-secret-0123';
+
+    it('accepts a token signed with the previous secret', async () => {
+      const old = await new TokenService({ secret: PREVIOUS }).issueToken(USER);
+      const rotated = new TokenService({ secret: SECRET, previousSecret: PREVIOUS });
+      assert.deepEqual(await rotated.verifyToken(old), USER);
+      assert.deepEqual(await rotated.verifyToken(old), USER); // cached
+    });
+
+    it('refuses it without the previous secret', async () => {
+      const old = await new TokenService({ secret: PREVIOUS }).issueToken(USER);
+      await assert.rejects(
+        new TokenService({ secret: SECRET }).verifyToken(old),
+        (e) => e instanceof AppError && e.code === 'UNAUTHORIZED',
+      );
+    });
+
+    it('signs new tokens with the current secret only', async () => {
+      const rotated = new TokenService({ secret: SECRET, previousSecret: PREVIOUS });
+      const fresh = await rotated.issueToken(USER);
+      assert.deepEqual(await new TokenService({ secret: SECRET }).verifyToken(fresh), USER);
+      await assert.rejects(
+        new TokenService({ secret: PREVIOUS }).verifyToken(fresh),
+        (e) => e instanceof AppError && e.code === 'UNAUTHORIZED',
+      );
+    });
+
+    it('refuses a token of a third secret, and an expired one of the previous as expired', async () => {
+      const rotated = new TokenService({ secret: SECRET, previousSecret: PREVIOUS });
+      const third = await new TokenService({ secret: `${SECRET}-third` }).issueToken(USER);
+      await assert.rejects(rotated.verifyToken(third), /not valid/);
+      const expired = await new SignJWT({ username: USER.username })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(USER.id)
+        .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+        .sign(new TextEncoder().encode(PREVIOUS));
+      await assert.rejects(rotated.verifyToken(expired), /expired/);
+    });
+
+    it('refuses a previous secret under 32 characters', () => {
+      assert.throws(() => new TokenService({ secret: SECRET, previousSecret: 'short' }), TypeError);
+    });
+  });
+
   it('stops accepting a cached token once it has expired', async () => {
     let skewMs = 0;
     const tokens = new TokenService({

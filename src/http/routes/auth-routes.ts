@@ -4,7 +4,7 @@ import type { AuthService } from '../../auth/auth-service.js';
 /**
  * `POST /api/auth/signup` → 201 `{ user: { id, username }, token }`;
  * `POST /api/auth/login` → 200, same shape. Both are throttled per username and per client
- * address (`ctx.ip`: the socket's address, or `X-Forwarded-For` when the app trusts a proxy).
+ * address (`ctx.ip`: the socket's address, or from `X-Forwarded-For` per `TRUST_PROXY_HOPS`).
  */
 export function authRoutes(auth: AuthService): Router {
   const router = new Router({ prefix: '/api/auth' });

@@ -1,0 +1,64 @@
+import type { ComponentHealth, HealthReport } from './health-check.js';
+
+/**
+ * The readiness answer (`GET /health/ready`): whether this instance can do its job, i.e.
+ * accept sends. `ok` and `degraded` are ready (200); `starting`, `unavailable` and
+ * `shutting-down` are not (503).
+ */
+export interface ReadinessReport {
+  /**
+   * `ok`: Redis and MongoDB answer. `degraded`: Redis answers, MongoDB does not (sends are
+   * accepted into Redis and persisted later, cached reads answer). `unavailable`: Redis
+   * does not answer. `starting`: Redis has not yet been set up for this process (key
+   * layout checked, ws fan-out subscribed). `shutting-down`: the instance is draining
+   * before it closes.
+   */
+  status: 'ok' | 'degraded' | 'starting' | 'unavailable' | 'shutting-down';
+  /** With `degraded` only: the parts that are down but which the instance can do without. */
+  degraded?: Array<'mongo'>;
+  redis: ComponentHealth;
+  mongo: ComponentHealth;
+}
+
+/**
+ * Readiness of one API instance, from the same checks as `/health` (so a load balancer
+ * polling it costs what polling `/health` does), plus the draining state of a shutdown.
+ */
+export class Readiness {
+  #draining = false;
+  #started = false;
+
+  /** @param check the dependency check of `/health` (`checkHealth` with its timeout) */
+  constructor(private readonly check: () => Promise<HealthReport>) {}
+
+  /** True once {@link drain} ran: the instance is going away. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Marks the start done (what the instance needs of Redis is in place). */
+  started(): void {
+    this.#started = true;
+  }
+
+  /** Marks the instance as going away: every later report is `shutting-down`. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** Runs the checks and says whether this instance is ready. */
+  async report(): Promise<ReadinessReport> {
+    const { redis, mongo } = await this.check();
+    // Read after the checks: a shutdown begun while they ran must not answer ready.
+    if (this.#draining) return { status: 'shutting-down', redis, mongo };
+    if (redis.status !== 'ok') return { status: 'unavailable', redis, mongo };
+    if (!this.#started) return { status: 'starting', redis, mongo };
+    if (mongo.status !== 'ok') return { status: 'degraded', degraded: ['mongo'], redis, mongo };
+    return { status: 'ok', redis, mongo };
+  }
+}
+
+/** Whether a readiness report means the instance should get traffic (HTTP 200). */
+export function isReady(report: ReadinessReport): boolean {
+  return report.status === 'ok' || report.status === 'degraded';
+}
