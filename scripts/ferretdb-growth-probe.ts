@@ -22,8 +22,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient, ObjectId } from 'mongodb';
+import { waitUntil } from '../src/lifecycle/wait.js';
 import { ManagedProcess } from '../src/local/managed-process.js';
-import { freePort, waitFor } from '../src/local/port-probe.js';
+import { freePort } from '../src/local/port-probe.js';
 import { projectRoot } from '../src/local/project-root.js';
 import { fromMessageDoc, toMessageDoc, type Message } from '../src/messages/message.js';
 import { MessageStore } from '../src/messages/message-store.js';
@@ -151,7 +152,7 @@ async function startServer(): Promise<{ uri: string; stop: () => Promise<void> }
     await proc.stop();
     for (const c of cleanups) c();
   };
-  await waitFor(
+  await waitUntil(
     `ferretdb on ${port}`,
     async () => {
       const c = new MongoClient(uri, { serverSelectionTimeoutMS: 300 });
@@ -165,7 +166,7 @@ async function startServer(): Promise<{ uri: string; stop: () => Promise<void> }
       }
     },
     30000,
-    () => proc.deadReason,
+    { giveUpIf: () => proc.deadReason },
   ).catch(async (err: unknown) => {
     await stop();
     throw err;

@@ -32,8 +32,9 @@ import {
   type Collection,
   type Document,
 } from 'mongodb';
+import { waitUntil } from '../src/lifecycle/wait.js';
 import { ManagedProcess } from '../src/local/managed-process.js';
-import { freePort, waitFor } from '../src/local/port-probe.js';
+import { freePort } from '../src/local/port-probe.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -215,7 +216,7 @@ async function start(bin: string, backend: string) {
   }
   const proc = new ManagedProcess('ferretdb', bin, serverArgs);
   const client = new MongoClient(`mongodb://127.0.0.1:${port}`, { serverSelectionTimeoutMS: 300 });
-  await waitFor(
+  await waitUntil(
     'ferretdb',
     () =>
       client.connect().then(
@@ -223,7 +224,7 @@ async function start(bin: string, backend: string) {
         () => false,
       ),
     30000,
-    () => proc.deadReason,
+    { giveUpIf: () => proc.deadReason },
   );
   return {
     client,

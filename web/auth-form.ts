@@ -1,6 +1,6 @@
-import { ApiClient, ApiError, type Session } from './api.js';
+import { ChatApiError, ChatClient, ChatNetworkError } from '../client/index.js';
 import { byTestId } from './dom.js';
-import { saveSession } from './session.js';
+import { saveSession, type Session } from './session.js';
 
 /**
  * Wires the page's sign-up / log-in form (`data-testid="auth-form"`, the same markup on both
@@ -19,8 +19,9 @@ export function bindAuthForm(onSession: (session: Session) => void): void {
     const password = String(data.get('password') ?? '');
     error.textContent = '';
     setBusy(form, true);
-    const api = new ApiClient();
-    const call = mode === 'signup' ? api.signup(username, password) : api.login(username, password);
+    const api = new ChatClient({ baseUrl: location.origin });
+    const call =
+      mode === 'signup' ? api.signup({ username, password }) : api.login({ username, password });
     call
       .then((session) => {
         saveSession(session);
@@ -39,7 +40,8 @@ function setBusy(form: HTMLFormElement, busy: boolean): void {
 }
 
 function describeAuthError(err: unknown): string {
-  if (!(err instanceof ApiError)) return 'Something went wrong; try again.';
+  if (err instanceof ChatNetworkError) return 'The server cannot be reached; try again.';
+  if (!(err instanceof ChatApiError)) return 'Something went wrong; try again.';
   switch (err.code) {
     case 'USERNAME_TAKEN':
       return 'That username is taken.';

@@ -1,15 +1,19 @@
 // The chat page (`/`): log in, pick a contact, read the conversation over REST, send over
 // the WebSocket, and apply the server's new/updated/deleted events as they come.
-import { ApiClient, ApiError, type Message, type Session, type User } from './api.js';
+import {
+  ChatApiError,
+  ChatClient,
+  newIdempotencyKey,
+  type Message,
+  type MessageEventFrame,
+  type MessageSendFrame,
+  type RealtimeConnection,
+  type ServerFrame,
+  type User,
+} from '../client/index.js';
 import { byTestId, el, show } from './dom.js';
+import type { Session } from './session.js';
 import { mountSignedInPage } from './signed-in-page.js';
-import { RealtimeConnection, type ServerFrame } from './realtime.js';
-
-/** A client-side idempotency key; `crypto.randomUUID` needs a secure context, this does not. */
-function newClientMsgId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 function timeOf(iso: string): string {
   const d = new Date(iso);
@@ -29,14 +33,11 @@ function safeHttpUrl(url: string): string | null {
 }
 
 /** Events of the open conversation that arrive while it is loading wait here. */
-type ConversationFrame = Extract<
-  ServerFrame,
-  { type: 'message:new' | 'message:updated' | 'message:deleted' }
->;
+type ConversationFrame = MessageEventFrame;
 
 /** One logged-in session of the page; {@link ChatPage.stop} ends it (log out). */
 class ChatPage {
-  private readonly api: ApiClient;
+  private readonly api: ChatClient;
   private readonly rt: RealtimeConnection;
   private readonly me: User;
   private contacts = new Map<string, User>();
@@ -66,11 +67,15 @@ class ChatPage {
     private readonly onLoggedOut: (notice: string) => void,
   ) {
     this.me = session.user;
-    this.api = new ApiClient(session.token);
-    this.rt = new RealtimeConnection(session.token, {
-      onFrame: (frame) => this.onFrame(frame),
-      onStatus: (status) => this.onStatus(status),
-      onRefused: () => void this.checkToken(),
+    this.api = new ChatClient({ baseUrl: location.origin, token: session.token });
+    this.rt = this.api.realtime();
+    this.rt.on('frame', (frame) => this.onFrame(frame));
+    this.rt.on('connecting', () => this.onStatus('connecting'));
+    this.rt.on('open', () => this.onStatus('open'));
+    this.rt.on('close', (info) => {
+      this.onStatus('closed');
+      // The socket was refused and the API refuses the token too: it has expired.
+      if (info.unauthorized) this.onLoggedOut('Your session has expired; log in again.');
     });
   }
 
@@ -285,7 +290,7 @@ class ChatPage {
       type: 'message:send',
       receiverId: this.current,
       content,
-      clientMsgId: newClientMsgId(),
+      clientMsgId: newIdempotencyKey(),
     };
     if (!this.rt.send({ ...frame })) {
       // Keep the text: nothing was sent.
@@ -381,7 +386,7 @@ class ChatPage {
       }
       save.disabled = true;
       this.api
-        .editMessage(id, text)
+        .edit(id, text)
         .then((m) => {
           finish();
           if (this.rendered.has(m.id)) this.upsert(m);
@@ -402,12 +407,12 @@ class ChatPage {
     if (id === undefined) return;
     li.classList.add('deleting');
     try {
-      await this.api.deleteMessage(id);
+      await this.api.delete(id);
       this.removeMessage(id);
     } catch (err) {
       li.classList.remove('deleting');
       // Already gone (deleted elsewhere, or expired from a write-behind cache): drop it here too.
-      if (err instanceof ApiError && err.code === 'MESSAGE_NOT_FOUND') this.removeMessage(id);
+      if (err instanceof ChatApiError && err.code === 'MESSAGE_NOT_FOUND') this.removeMessage(id);
       else this.onApiError(err);
     }
   }
@@ -505,19 +510,10 @@ class ChatPage {
     this.everOpened = true;
   }
 
-  /** The socket was refused: find out whether the token is the reason. */
-  private async checkToken(): Promise<void> {
-    try {
-      await this.api.users();
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) this.onApiError(err);
-    }
-  }
-
   // ---- helpers ----
 
   private onApiError(err: unknown): void {
-    if (err instanceof ApiError && err.status === 401) {
+    if (err instanceof ChatApiError && err.status === 401) {
       this.onLoggedOut('Your session has expired; log in again.');
       return;
     }
@@ -539,13 +535,8 @@ class ChatPage {
   }
 }
 
-/** The ws frame of a send. */
-interface SendFrame {
-  type: 'message:send';
-  receiverId: string;
-  content: string;
-  clientMsgId: string;
-}
+/** The ws frame of a send, as the page makes it. */
+type SendFrame = MessageSendFrame & { content: string; clientMsgId: string };
 
 // ---- page wiring ----
 

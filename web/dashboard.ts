@@ -1,8 +1,9 @@
 // The dashboard page (`/dashboard`): polls `GET /api/stats` every second and charts the
 // per-second rates (differences of the cumulative counters) and the gauges.
-import { ApiClient, ApiError, type Session, type Stats } from './api.js';
+import { ChatApiError, ChatClient, type StatsSnapshot as Stats } from '../client/index.js';
 import { byTestId } from './dom.js';
 import { LineChart } from './line-chart.js';
+import type { Session } from './session.js';
 import { mountSignedInPage } from './signed-in-page.js';
 import { ratesBetween, totalHitRate } from './stats-rates.js';
 
@@ -20,7 +21,7 @@ function setText(testId: string, text: string): void {
 
 /** One logged-in dashboard: a poll loop feeding the tiles and charts; {@link stop} ends it. */
 class Dashboard {
-  private readonly api: ApiClient;
+  private readonly api: ChatClient;
   private timer: number | undefined;
   private stopped = false;
   private prev: Stats | null = null;
@@ -50,7 +51,8 @@ class Dashboard {
     session: Session,
     private readonly onLoggedOut: (notice: string) => void,
   ) {
-    this.api = new ApiClient(session.token);
+    // No retries: the next poll, a second later, is the retry.
+    this.api = new ChatClient({ baseUrl: location.origin, token: session.token, maxRetries: 0 });
     byTestId('current-user').textContent = session.user.username;
   }
 
@@ -72,7 +74,7 @@ class Dashboard {
       this.setStatus('live', 'live');
     } catch (err) {
       if (this.stopped) return;
-      if (err instanceof ApiError && err.status === 401) {
+      if (err instanceof ChatApiError && err.status === 401) {
         this.onLoggedOut('Your session has expired; log in again.');
         return;
       }

@@ -1,4 +1,7 @@
-import type { Session } from './api.js';
+import type { AuthResult } from '../client/index.js';
+
+/** What sign-up and log-in return; kept in sessionStorage as the session of the tab. */
+export type Session = AuthResult;
 
 // sessionStorage, not localStorage: the token dies with the tab, and other tabs of the same
 // origin (or a later visitor of a shared machine) do not inherit it.

@@ -1,9 +1,8 @@
 // Wiring shared by the two pages: the login form when signed out, the page's own view when
 // signed in, and the log-out button.
-import type { Session } from './api.js';
 import { bindAuthForm } from './auth-form.js';
 import { byTestId, show } from './dom.js';
-import { clearSession, loadSession } from './session.js';
+import { clearSession, loadSession, type Session } from './session.js';
 
 /** A page's live view: started after login, stopped at log-out. */
 export interface PageView {

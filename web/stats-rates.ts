@@ -1,4 +1,4 @@
-import type { Stats } from './api.js';
+import type { StatsSnapshot as Stats } from '../client/index.js';
 
 /** Per-second rates over the interval between two polls of `/api/stats`. */
 export interface Rates {

@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { apiCall } from './api-calls.js';
+import { ChatClient } from '../../client/index.js';
 
 /** A user signed up through the API, with its bearer token. */
 export interface ApiUser {
   id: string;
   token: string;
+}
+
+/**
+ * The typed client of the API at `url`, as `user` when given. For the scenarios' set-up and
+ * checks only: the measured loads (autocannon, the workers) send their prepared requests.
+ */
+export function clientOf(url: string, user?: { token: string }): ChatClient {
+  return new ChatClient({ baseUrl: url, token: user?.token ?? null });
 }
 
 /** Signs up `n` users through `POST /api/auth/signup`, a few at a time (scrypt is slow on purpose). */
@@ -17,19 +25,11 @@ export async function signupUsers(url: string, n: number): Promise<ApiUser[]> {
     users.push(
       ...(await Promise.all(
         batch.map(async (k) => {
-          const res = await fetch(`${url}/api/auth/signup`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({
-              username: `bench${tag}${k}`,
-              password: 'correct horse battery',
-            }),
+          const { user, token } = await clientOf(url).signup({
+            username: `bench${tag}${k}`,
+            password: 'correct horse battery',
           });
-          const body = (await res.json()) as { user?: { id: string }; token?: string };
-          if (res.status !== 201 || !body.user || !body.token) {
-            throw new Error(`signup failed: ${res.status} ${JSON.stringify(body)}`);
-          }
-          return { id: body.user.id, token: body.token };
+          return { id: user.id, token };
         }),
       )),
     );
@@ -59,8 +59,8 @@ export async function fillRing(
   for (let k = 0; k < perConversation; k++) {
     await Promise.all(
       users.map((u, i) =>
-        apiCall(url, '/api/messages/send', u, {
-          receiverId: users[(i + 1) % users.length]?.id,
+        clientOf(url, u).send({
+          receiverId: users[(i + 1) % users.length]!.id,
           content: `message ${k}: hello, how are you today?`,
         }),
       ),

@@ -1,4 +1,4 @@
-import { sleep } from './sleep.js';
+import { sleep } from '../../src/lifecycle/wait.js';
 
 /**
  * Calls `create(from, to)` so that `rate` items a second are made for `seconds`, at most

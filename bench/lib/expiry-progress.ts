@@ -1,6 +1,6 @@
+import { sleep } from '../../src/lifecycle/wait.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisNodeClient } from '../../src/redis/redis-client.js';
-import { sleep } from './sleep.js';
 
 const keys = new RedisKeys('');
 

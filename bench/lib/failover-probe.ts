@@ -1,10 +1,10 @@
 import { ObjectId, type Collection } from 'mongodb';
+import { sleep, waitUntil } from '../../src/lifecycle/wait.js';
 import type { MessageDoc } from '../../src/messages/message.js';
 import { keySlot, type KeySpace } from '../../src/redis/key-space.js';
 import type { ApiUser } from './api-users.js';
 import { clusterShards, masterOfSlot, type ClusterShard } from '../../src/local/redis-cluster.js';
 import type { BenchCluster } from './bench-cluster.js';
-import { sleep, waitUntil } from './sleep.js';
 
 /** An acknowledged send: the message id the API gave it, when it was started and answered. */
 interface Ack {

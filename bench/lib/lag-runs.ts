@@ -1,3 +1,4 @@
+import { sleep } from '../../src/lifecycle/wait.js';
 import { NodeChild } from './child.js';
 import { startBullmqWorkers } from './bullmq-workers.js';
 import { waitBullmqDrained, waitExpiryDrained } from './expiry-progress.js';
@@ -9,7 +10,6 @@ import {
   sumSamples,
 } from './prom-text.js';
 import type { ScenarioContext } from './scenario.js';
-import { sleep } from './sleep.js';
 import { percentile } from './stats.js';
 import { scrape, type DaemonProcess } from './system-processes.js';
 

@@ -1,9 +1,9 @@
+import { sleep } from '../../src/lifecycle/wait.js';
 import { messageJson } from '../../src/messages/message.js';
 import type { KeySpace } from '../../src/redis/key-space.js';
 import type { ScriptRunner } from '../../src/redis/lua-script.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { benchMessage, benchUsers } from './burst-seeder.js';
-import { sleep } from './sleep.js';
 
 /** Where a burst goes: a Redis (one node or a cluster) and the key space the daemons use on it. */
 export interface BurstTarget {

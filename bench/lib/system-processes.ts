@@ -1,8 +1,8 @@
 import path from 'node:path';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { freePort } from '../../src/local/port-probe.js';
 import { NodeChild } from './child.js';
 import type { BenchServers } from './bench-servers.js';
-import { waitUntil } from './sleep.js';
 import { SYSTEM_BUILD_DIR } from './system-build.js';
 
 let profileDir: string | undefined;

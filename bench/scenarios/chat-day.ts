@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { sleep } from '../../src/lifecycle/wait.js';
 import { expectStatus, timedCall } from '../lib/api-calls.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import {
@@ -12,7 +13,6 @@ import { hostBusyBetween, hostCpu } from '../lib/host-cpu.js';
 import { cpuSecondsBetween, processCpu } from '../lib/process-cpu.js';
 import { fmt } from '../lib/report-table.js';
 import type { ScenarioContext } from '../lib/scenario.js';
-import { sleep } from '../lib/sleep.js';
 import { percentile, round } from '../lib/stats.js';
 import { startApi } from '../lib/system-processes.js';
 

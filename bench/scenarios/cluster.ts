@@ -3,8 +3,7 @@ import path from 'node:path';
 import { createClient } from 'redis';
 import { MessageStore } from '../../src/messages/message-store.js';
 import { KeySpace } from '../../src/redis/key-space.js';
-import { apiCall } from '../lib/api-calls.js';
-import { fillRing, signupUsers, sendRequests, type ApiUser } from '../lib/api-users.js';
+import { clientOf, fillRing, signupUsers, sendRequests, type ApiUser } from '../lib/api-users.js';
 import {
   CLUSTER_NODE_TIMEOUT_MS,
   startBenchCluster,
@@ -276,12 +275,13 @@ async function readRow(
       const path = `/api/messages/${peer(i).id}`;
       const pages: string[] = [];
       for (const api of [single, onCluster]) {
-        await apiCall(api.url, path, u); // fills the conversation cache
-        const page = await apiCall(api.url, path, u);
+        const client = clientOf(api.url, u);
+        await client.conversation(peer(i).id); // fills the conversation cache
+        const page = await client.conversation(peer(i).id);
         if (page.cache !== 'HIT') {
           throw new Error(`expected X-Cache: HIT after a fill on ${api.url}, got ${page.cache}`);
         }
-        pages.push(page.text);
+        pages.push(JSON.stringify(page.messages));
       }
       if (pages[0] !== pages[1]) throw new Error('the pages on one node and on the cluster differ');
       requests.push({ method: 'GET', path, headers: { authorization: `Bearer ${u.token}` } });

@@ -1,10 +1,10 @@
+import { sleep } from '../../src/lifecycle/wait.js';
 import { KeySpace } from '../../src/redis/key-space.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { seedBurst } from '../lib/burst-seeder.js';
 import { NodeChild } from '../lib/child.js';
 import { waitExpiryDrained } from '../lib/expiry-progress.js';
 import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenario.js';
-import { sleep } from '../lib/sleep.js';
 import { median, round } from '../lib/stats.js';
 import { startDaemon } from '../lib/system-processes.js';
 import { MessageStore } from '../../src/messages/message-store.js';

@@ -1,3 +1,4 @@
+import { sleep } from '../../src/lifecycle/wait.js';
 import { KeySpace } from '../../src/redis/key-space.js';
 import { Queue } from 'bullmq';
 import type { BenchResult } from '../lib/bench-result.js';
@@ -8,7 +9,6 @@ import { waitBullmqDrained, waitExpiryDrained } from '../lib/expiry-progress.js'
 import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenario.js';
 import { median, round } from '../lib/stats.js';
 import { startDaemon, type DaemonProcess } from '../lib/system-processes.js';
-import { sleep } from '../lib/sleep.js';
 
 /** Daemon instances, and BullMQ worker processes to match. */
 const INSTANCES = 2;

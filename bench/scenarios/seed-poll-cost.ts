@@ -1,4 +1,5 @@
 import { ObjectId } from 'mongodb';
+import { sleep, waitUntil } from '../../src/lifecycle/wait.js';
 import { KeySpace } from '../../src/redis/key-space.js';
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import type { BenchResult } from '../lib/bench-result.js';
@@ -7,7 +8,6 @@ import { NodeChild } from '../lib/child.js';
 import { cpuSecondsBetween, processCpu, type ProcessCpu } from '../lib/process-cpu.js';
 import { redisCpuSeconds } from '../lib/redis-cpu.js';
 import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenario.js';
-import { sleep, waitUntil } from '../lib/sleep.js';
 import { median, round } from '../lib/stats.js';
 import { startDaemon } from '../lib/system-processes.js';
 

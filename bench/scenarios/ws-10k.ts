@@ -1,3 +1,4 @@
+import { sleep } from '../../src/lifecycle/wait.js';
 import { freePort } from '../../src/local/port-probe.js';
 import type { ApiUser } from '../lib/api-users.js';
 import type { BenchResult } from '../lib/bench-result.js';
@@ -12,7 +13,6 @@ import {
   type SettledMemory,
 } from '../lib/process-memory.js';
 import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenario.js';
-import { sleep } from '../lib/sleep.js';
 import { median, percentile, round } from '../lib/stats.js';
 import { startApi } from '../lib/system-processes.js';
 import type {

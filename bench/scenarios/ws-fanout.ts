@@ -1,10 +1,10 @@
+import { sleep } from '../../src/lifecycle/wait.js';
 import { freePort } from '../../src/local/port-probe.js';
 import { sendRequests, signupUsers, type ApiUser } from '../lib/api-users.js';
 import type { BenchResult } from '../lib/bench-result.js';
 import { NodeChild } from '../lib/child.js';
 import { httpLoad } from '../lib/http-load.js';
 import { resetStores, type Scenario, type ScenarioContext } from '../lib/scenario.js';
-import { sleep } from '../lib/sleep.js';
 import { median, round } from '../lib/stats.js';
 import { startApi } from '../lib/system-processes.js';
 

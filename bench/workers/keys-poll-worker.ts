@@ -6,7 +6,7 @@
  * reports its rounds and its own CPU time since it was ready. Env: REDIS_URL.
  */
 import { createClient } from 'redis';
-import { sleep } from '../lib/sleep.js';
+import { sleep } from '../../src/lifecycle/wait.js';
 import { env, runWorker, tell } from './worker-ipc.js';
 
 runWorker(async () => {

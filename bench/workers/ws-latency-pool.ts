@@ -18,6 +18,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { sleep } from '../../src/lifecycle/wait.js';
 import { runWorker, tell } from './worker-ipc.js';
 
 /** Which of the pool's sockets sends, and to whom. */
@@ -168,7 +169,7 @@ runWorker(async () => {
       };
       tick();
     });
-    await new Promise((resolve) => setTimeout(resolve, drainMs));
+    await sleep(drainMs);
     return endPhase(sent, maxLag, seconds);
   }
 
@@ -185,7 +186,7 @@ runWorker(async () => {
       sendOne();
       sent++;
     }
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    await sleep(seconds * 1000);
     running = false;
     const counted = received;
     const result = endPhase(sent, 0, seconds);

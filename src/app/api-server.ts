@@ -1,29 +1,23 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Router from '@koa/router';
 import type { MongoClient } from 'mongodb';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import { checkHealth } from '../health/health-check.js';
 import { Readiness } from '../health/readiness.js';
 import { createHttpApp } from '../http/app.js';
-import { authRoutes } from '../http/routes/auth-routes.js';
-import { healthRoutes } from '../http/routes/health-routes.js';
-import { messageRoutes } from '../http/routes/message-routes.js';
-import { userRoutes } from '../http/routes/user-routes.js';
 import type { EventPublisher } from '../messages/message-events.js';
 import { connectMongoWithRetry, createMongoClient } from '../mongo/mongo-client.js';
 import { createRedisClient, isClusterClient, type RedisClient } from '../redis/redis-client.js';
 import { createApiMetrics, httpMetricsMiddleware } from '../metrics/api-metrics.js';
 import { SharedStats } from '../metrics/shared-stats.js';
-import { statsRoutes } from '../http/routes/stats-routes.js';
 import { serveMetrics } from '../metrics/metrics-server.js';
-import { staticRoutes } from '../http/routes/static-routes.js';
 import { keySpaceOf } from '../redis/key-space.js';
 import { claimKeyLayout } from '../redis/key-layout.js';
 import { RedisEventBus } from '../realtime/redis-event-bus.js';
 import { ShardedEventBus } from '../realtime/sharded-event-bus.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/ws-server.js';
+import { createApiRouters } from './api-routers.js';
 import { createApiServices, type ApiServices } from './api-services.js';
 
 export interface ApiServer {
@@ -118,20 +112,17 @@ export async function startApiServer(
       },
     },
   });
-  // The paths of these routers do not overlap, so their order changes no answer; the
-  // message routes come first because every router a request passes reads its host and
-  // matches its path (the hot routes then skip the other routers' work).
   const check = () => checkHealth({ redis, mongo, mongoDb: config.mongo.db });
   const readiness = new Readiness(check);
-  const routers: Router[] = [
-    messageRoutes(services.messageService, services.verifyToken),
-    healthRoutes(check, readiness),
-    statsRoutes({ redis, space, verifyToken: services.verifyToken }),
-    authRoutes(services.auth),
-    userRoutes(services.auth, services.verifyToken),
-    // The chat page at / and the dashboard at /dashboard.
-    staticRoutes(),
-  ];
+  const routers = createApiRouters({
+    messageService: services.messageService,
+    auth: services.auth,
+    verifyToken: services.verifyToken,
+    check,
+    readiness,
+    redis,
+    space,
+  });
   const app = createHttpApp({
     logger,
     routers,

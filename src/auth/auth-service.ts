@@ -1,17 +1,14 @@
+import { credentialsSchema, type AuthResultJson } from '../contract/http-schemas.js';
 import { AppError } from '../errors/app-error.js';
 import { withBackendErrors } from '../errors/backend-errors.js';
 import { parseInput } from '../errors/parse-input.js';
 import type { AuthThrottle } from './auth-throttle.js';
-import { credentialsSchema } from './auth-validation.js';
 import { hashPassword, verifyPassword } from './password-hasher.js';
 import type { AuthUser, TokenService } from './token-service.js';
 import { DuplicateUsernameError, type PublicUser, type UserStore } from './user-store.js';
 
-/** What signup and login answer. */
-export interface AuthResult {
-  user: PublicUser;
-  token: string;
-}
+/** What signup and login answer (the contract's `authResultSchema`). */
+export type AuthResult = AuthResultJson;
 
 /**
  * Sign-up, login, bearer-token checks and the user list. Login costs one scrypt whether or

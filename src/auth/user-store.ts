@@ -1,4 +1,5 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
+import type { PublicUserJson } from '../contract/http-schemas.js';
 import { isDuplicateKey } from '../mongo/duplicate-key.js';
 import type { RedisClient } from '../redis/redis-client.js';
 
@@ -12,11 +13,8 @@ export interface UserDoc {
   createdAt: Date;
 }
 
-/** A user as clients see it. */
-export interface PublicUser {
-  id: string;
-  username: string;
-}
+/** A user as other users see it (the contract's `publicUserSchema`). */
+export type PublicUser = PublicUserJson;
 
 export interface UserStoreOptions {
   /** How many known user ids are remembered in memory. @defaultValue 50000 */

@@ -468,19 +468,10 @@ export function loadConfig(
   const trustProxyHops = v.TRUST_PROXY_HOPS ?? aliasHops ?? 0;
 
   const env_ = v.NODE_ENV;
-  let jwtSecret = v.JWT_SECRET;
-  let jwtSecretGenerated = false;
-  if (!jwtSecret) {
-    if (env_ === 'production' && readBy(role, 'JWT_SECRET')) {
-      throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production');
-    }
-    jwtSecret = randomBytes(32).toString('hex');
-    jwtSecretGenerated = true;
-  }
-
   const redisIsLocalDefault =
     !v.REDIS_URL && !v.REDIS_HOST && !env.REDIS_PORT?.trim() && !clusterNodes;
   const mongoIsLocalDefault = !v.MONGODB_URI;
+  // Before JWT_SECRET: a production start without its servers is told that first.
   if (env_ === 'production' && !v.ALLOW_LOCAL_SERVERS) {
     const missing = [
       ...(redisIsLocalDefault
@@ -495,6 +486,16 @@ export function loadConfig(
           'ALLOW_LOCAL_SERVERS=true to run local servers on 127.0.0.1)',
       );
     }
+  }
+
+  let jwtSecret = v.JWT_SECRET;
+  let jwtSecretGenerated = false;
+  if (!jwtSecret) {
+    if (env_ === 'production' && readBy(role, 'JWT_SECRET')) {
+      throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production');
+    }
+    jwtSecret = randomBytes(32).toString('hex');
+    jwtSecretGenerated = true;
   }
 
   if (v.JWT_PREVIOUS_SECRET !== undefined && v.JWT_PREVIOUS_SECRET === jwtSecret) {

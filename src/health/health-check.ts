@@ -1,20 +1,13 @@
 import type { MongoClient } from 'mongodb';
+import type { ComponentHealthJson, HealthReportJson } from '../contract/http-schemas.js';
 import { isClusterClient, type RedisClient } from '../redis/redis-client.js';
 import { masterClients } from '../redis/redis-nodes.js';
 
-export interface ComponentHealth {
-  status: 'ok' | 'down';
-  latencyMs?: number;
-  error?: string;
-  /** Redis Cluster: masters that answered, of those in the slot map (all must answer). */
-  masters?: number;
-}
+/** One dependency's health (the contract's `componentHealthSchema`). */
+export type ComponentHealth = ComponentHealthJson;
 
-export interface HealthReport {
-  status: 'ok' | 'degraded';
-  redis: ComponentHealth;
-  mongo: ComponentHealth;
-}
+/** The answer of `GET /health` (the contract's `healthReportSchema`). */
+export type HealthReport = HealthReportJson;
 
 async function timed(
   check: () => Promise<Partial<ComponentHealth> | undefined | void>,

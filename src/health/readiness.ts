@@ -1,24 +1,13 @@
-import type { ComponentHealth, HealthReport } from './health-check.js';
+import type { ReadinessReportJson } from '../contract/http-schemas.js';
+import type { HealthReport } from './health-check.js';
 
 /**
  * The readiness answer (`GET /health/ready`): whether this instance can do its job, i.e.
  * accept sends. `ok` and `degraded` are ready (200); `starting`, `unavailable` and
- * `shutting-down` are not (503).
+ * `shutting-down` are not (503). The contract's `readinessReportSchema` says what each
+ * status means.
  */
-export interface ReadinessReport {
-  /**
-   * `ok`: Redis and MongoDB answer. `degraded`: Redis answers, MongoDB does not (sends are
-   * accepted into Redis and persisted later, cached reads answer). `unavailable`: Redis
-   * does not answer. `starting`: Redis has not yet been set up for this process (key
-   * layout checked, ws fan-out subscribed). `shutting-down`: the instance is draining
-   * before it closes.
-   */
-  status: 'ok' | 'degraded' | 'starting' | 'unavailable' | 'shutting-down';
-  /** With `degraded` only: the parts that are down but which the instance can do without. */
-  degraded?: Array<'mongo'>;
-  redis: ComponentHealth;
-  mongo: ComponentHealth;
-}
+export type ReadinessReport = ReadinessReportJson;
 
 /**
  * Readiness of one API instance, from the same checks as `/health` (so a load balancer

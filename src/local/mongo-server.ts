@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
+import { waitUntil } from '../lifecycle/wait.js';
 import { ensureFerretdbBinary, findMongod } from './ferretdb-binary.js';
 import { ManagedProcess } from './managed-process.js';
-import { isPortOpen, waitFor } from './port-probe.js';
+import { isPortOpen } from './port-probe.js';
 
 export interface MongoServerOptions {
   port: number;
@@ -73,12 +74,9 @@ export async function startMongoServer(opts: MongoServerOptions): Promise<Runnin
   mkdirSync(path.resolve(opts.dataDir), { recursive: true });
   const proc = new ManagedProcess(kind, command, args);
   try {
-    await waitFor(
-      `${kind} on port ${opts.port}`,
-      () => answersPing(uri),
-      30000,
-      () => proc.deadReason,
-    );
+    await waitUntil(`${kind} on port ${opts.port}`, () => answersPing(uri), 30000, {
+      giveUpIf: () => proc.deadReason,
+    });
   } catch (err) {
     await proc.stop();
     throw err;

@@ -46,19 +46,3 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  isDead?: () => string | undefined,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    const dead = isDead?.();
-    if (dead) throw new Error(`${what} exited before it was ready: ${dead}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} was not ready within ${timeoutMs} ms`);
-}

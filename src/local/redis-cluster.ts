@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, ErrorReply } from 'redis';
+import { sleep, waitUntil } from '../lifecycle/wait.js';
 import { ManagedProcess } from './managed-process.js';
-import { isPortOpen, isRedisAnswering, waitFor } from './port-probe.js';
+import { isPortOpen, isRedisAnswering } from './port-probe.js';
 import { projectRoot } from './project-root.js';
 import { redisServerArgs } from './redis-server.js';
 
@@ -330,12 +331,9 @@ async function claimPorts(port: number, nodeDir: string | undefined): Promise<nu
 
 async function waitNodeReady(port: number, proc: NodeProcess): Promise<void> {
   try {
-    await waitFor(
-      `redis-server on port ${port}`,
-      () => isRedisAnswering(HOST, port),
-      15000,
-      () => proc.deadReason,
-    );
+    await waitUntil(`redis-server on port ${port}`, () => isRedisAnswering(HOST, port), 15000, {
+      giveUpIf: () => proc.deadReason,
+    });
   } catch (err) {
     await proc.stop();
     throw new RedisClusterError(
@@ -393,7 +391,7 @@ async function waitClusterHealthy(
         `the cluster on ${ports.join(',')} was not healthy within ${timeoutMs} ms: ${problem}`,
       );
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     problem = await healthProblem(ports, replicas);
   }
 }
@@ -669,13 +667,13 @@ class DetachedNode implements NodeProcess {
     const deadline = Date.now() + graceMs;
     while (this.deadReason === undefined) {
       if (Date.now() > deadline) return this.kill();
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 
   async kill(): Promise<void> {
     if (!this.signal('SIGKILL')) return;
-    while (this.deadReason === undefined) await new Promise((r) => setTimeout(r, 20));
+    while (this.deadReason === undefined) await sleep(20);
   }
 
   private signal(sig: NodeJS.Signals): boolean {

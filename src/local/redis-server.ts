@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { waitUntil } from '../lifecycle/wait.js';
 import { ManagedProcess } from './managed-process.js';
-import { isRedisAnswering, waitFor } from './port-probe.js';
+import { isRedisAnswering } from './port-probe.js';
 import { projectRoot } from './project-root.js';
 
 export interface RedisServerOptions {
@@ -51,11 +52,11 @@ export async function startRedisServer(
     cwd: root,
   });
   try {
-    await waitFor(
+    await waitUntil(
       `redis-server on port ${opts.port}`,
       () => isRedisAnswering('127.0.0.1', opts.port),
       15000,
-      () => proc.deadReason,
+      { giveUpIf: () => proc.deadReason },
     );
   } catch (err) {
     await proc.stop();

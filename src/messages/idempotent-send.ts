@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { IDEMPOTENCY_KEY_RE } from '../contract/http-schemas.js';
 import { AppError, isAppError } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { Message } from './message.js';
-import { IDEMPOTENCY_KEY_RE } from './message-validation.js';
 import type { IdempotencyClaim, SendIdempotency } from './send-idempotency.js';
 
 /** What a send answers. */

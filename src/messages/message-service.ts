@@ -1,6 +1,11 @@
 import type { UserStore } from '../auth/user-store.js';
 import type { CacheService } from '../cache/cache-service.js';
 import type { PersistenceMode } from '../config/config.js';
+import {
+  conversationQuerySchema,
+  editMessageSchema,
+  sendMessageSchema,
+} from '../contract/http-schemas.js';
 import { AppError } from '../errors/app-error.js';
 import { withBackendErrors } from '../errors/backend-errors.js';
 import { parseInput } from '../errors/parse-input.js';
@@ -17,12 +22,7 @@ import { IdempotentSend, idempotencyKeyOf, type SendResult } from './idempotent-
 import type { EventPublisher, MessageEvent } from './message-events.js';
 import type { MessageStore } from './message-store.js';
 import { fromMessageDoc, type Message } from './message.js';
-import {
-  assertObjectId,
-  conversationQuerySchema,
-  editMessageSchema,
-  sendMessageSchema,
-} from './message-validation.js';
+import { assertObjectId } from './message-validation.js';
 import { SendIdempotency } from './send-idempotency.js';
 import type { SendRateLimiter } from './send-rate-limiter.js';
 import { sendWriteFor, type SendWrite } from './send-write.js';

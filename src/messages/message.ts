@@ -1,19 +1,12 @@
 import { ObjectId } from 'mongodb';
+import type { MessageJson } from '../contract/http-schemas.js';
 import { conversationId } from '../redis/keys.js';
 
-/** A message as clients see it, and as it is cached in Redis (JSON). */
-export interface Message {
-  id: string;
-  senderId: string;
-  receiverId: string;
-  content: string | null;
-  imageUrl: string | null;
-  publicId: string | null;
-  /** ISO 8601. */
-  createdAt: string;
-  /** ISO 8601, set by an edit. */
-  updatedAt?: string;
-}
+/**
+ * A message as clients see it, and as it is cached in Redis (JSON): the contract's
+ * `messageSchema` (src/contract/http-schemas.ts) says what each field holds.
+ */
+export type Message = MessageJson;
 
 /** A message as stored in MongoDB (`messages` collection). */
 export interface MessageDoc {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import type { StatsSnapshotJson } from '../contract/http-schemas.js';
 import type { KeySpace } from '../redis/key-space.js';
 import type { RedisClient } from '../redis/redis-client.js';
 import type { RedisKeys } from '../redis/keys.js';
@@ -86,21 +87,11 @@ export class SharedStats {
   }
 }
 
-/** The cluster-wide picture served by `GET /api/stats` and the cache CLI's `stats`. */
-export interface StatsSnapshot {
-  at: string;
-  sends: number;
-  cacheHits: number;
-  cacheMisses: number;
-  hitRate: number | null;
-  wsConnections: number;
-  expirations: { event: number; poll: number };
-  persistFailures: number;
-  lag: { p50Ms: number | null; p99Ms: number | null };
-  backlog: number;
-  deadLetter: number;
-  instances: { api: number; daemon: number };
-}
+/**
+ * The cluster-wide picture served by `GET /api/stats` and the cache CLI's `stats` (the
+ * contract's `statsSnapshotSchema`).
+ */
+export type StatsSnapshot = StatsSnapshotJson;
 
 /**
  * Reads the shared stats: the counters and reports of `space.shared`, and the due index

@@ -1,26 +1,11 @@
 import { WebSocket } from 'ws';
-import type { ErrorCode } from '../errors/error-codes.js';
+import { CLOSE_TRY_AGAIN_LATER, type ServerFrame } from '../contract/ws-frames.js';
 import type { Logger } from '../logging/logger.js';
 import type { MessageEvent } from '../messages/message-events.js';
-import type { Message } from '../messages/message.js';
 import type { Client, ConnectionRegistry } from './connection-registry.js';
 
-/** Every frame the server sends. */
-export type ServerFrame =
-  | { type: 'message:ack'; clientMsgId?: string; message: Message; persisted: boolean }
-  | {
-      type: 'error';
-      code: ErrorCode;
-      message: string;
-      clientMsgId?: string;
-      /** With `RATE_LIMITED`: when to try again. */
-      retryAfterSeconds?: number;
-    }
-  | { type: 'pong' }
-  | { type: MessageEvent['type']; message: MessageEvent['message'] };
-
-/** Close code for a client that does not keep up (RFC 6455 §7.4, IANA registry). */
-const CLOSE_TRY_AGAIN_LATER = 1013;
+/** Every frame the server sends: the contract's `serverFrameSchema` (src/contract/ws-frames.ts). */
+export type { ServerFrame };
 
 // Text also when the data is a Buffer; never compressed (the server does not offer it).
 const TEXT_FRAME = Object.freeze({ binary: false, compress: false });

@@ -1,4 +1,10 @@
 import type { RawData } from 'ws';
+import {
+  CLIENT_FRAME_TYPES,
+  frameClientMsgIdSchema,
+  frameTypeSchema,
+  type ClientFrameType,
+} from '../contract/ws-frames.js';
 import { AppError } from '../errors/app-error.js';
 
 /** A client frame the server understands, after {@link parseClientFrame}. */
@@ -22,10 +28,13 @@ export type ParsedClientFrame =
       clientMsgId?: string;
     };
 
+/** The frame types of the contract (src/contract/ws-frames.ts), for the dispatch below. */
+const KNOWN_TYPES: ReadonlySet<string> = new Set(CLIENT_FRAME_TYPES);
+
 /**
- * Reads one ws frame. Only the envelope is checked here (JSON object, known `type`,
- * `clientMsgId` a string); the message fields are the message service's to validate, so
- * REST and ws accept exactly the same input.
+ * Reads one ws frame. Only the envelope is checked here, with the contract's schemas (JSON
+ * object, known `type`, `clientMsgId` a non-empty string); the message fields are the message
+ * service's to validate, so REST and ws accept exactly the same input.
  */
 export function parseClientFrame(data: RawData, isBinary: boolean): ParsedClientFrame {
   if (isBinary) {
@@ -43,28 +52,41 @@ export function parseClientFrame(data: RawData, isBinary: boolean): ParsedClient
     return fail(new AppError('VALIDATION_FAILED', 'The frame must be a JSON object'));
   }
   const { type, clientMsgId, ...rest } = value as Record<string, unknown>;
-  const echo = typeof clientMsgId === 'string' && clientMsgId !== '' ? clientMsgId : undefined;
-  if (typeof type !== 'string') {
+  const id = frameClientMsgIdSchema.safeParse(clientMsgId);
+  const echo = id.success ? id.data : undefined;
+  const typed = frameTypeSchema.safeParse(type);
+  if (!typed.success) {
     return fail(new AppError('VALIDATION_FAILED', 'The frame needs a string "type"'), echo);
   }
-  switch (type) {
+  if (!KNOWN_TYPES.has(typed.data)) {
+    return fail(
+      new AppError('UNKNOWN_TYPE', `Unknown frame type ${JSON.stringify(typed.data.slice(0, 64))}`),
+      echo,
+    );
+  }
+  const known = typed.data as ClientFrameType;
+  switch (known) {
     case 'ping':
-      return { ok: true, frame: { type: 'ping' } };
+      return { ok: true, frame: { type: known } };
     case 'message:send':
-      if (clientMsgId !== undefined && echo === undefined) {
+      if (!id.success) {
         return fail(new AppError('VALIDATION_FAILED', '"clientMsgId" must be a non-empty string'));
       }
       return {
         ok: true,
         frame:
-          echo === undefined ? { type, input: rest } : { type, clientMsgId: echo, input: rest },
+          echo === undefined
+            ? { type: known, input: rest }
+            : { type: known, clientMsgId: echo, input: rest },
       };
     default:
-      return fail(
-        new AppError('UNKNOWN_TYPE', `Unknown frame type ${JSON.stringify(type.slice(0, 64))}`),
-        echo,
-      );
+      // A frame type added to the contract must be handled above: this fails to compile.
+      return unhandled(known);
   }
+}
+
+function unhandled(type: never): never {
+  throw new Error(`unhandled client frame type ${String(type)}`);
 }
 
 function fail(error: AppError, clientMsgId?: string): ParsedClientFrame {

@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Message } from '../messages/message.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { RedisNodeClient } from '../redis/redis-client.js';
-import type { EventBus } from './redis-event-bus.js';
+import type { EventBus } from './event-bus.js';
 
 /** The user a token belongs to. */
 export interface AuthenticatedUser {

@@ -3,16 +3,7 @@ import type { MessageEvent } from '../messages/message-events.js';
 import { conversationBucket, partitionTags } from '../redis/key-space.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { reconnectDelay, type RedisClusterClient } from '../redis/redis-client.js';
-import {
-  batchPayload,
-  decodeEvents,
-  eventFrame,
-  eventPart,
-  newOriginPrefix,
-  type EventBus,
-  type MessageEventHandler,
-} from './redis-event-bus.js';
-import { TickBatches } from './tick-batches.js';
+import { PubSubEventBus } from './event-bus.js';
 
 /** What {@link ShardedEventBus} needs. */
 export interface ShardedEventBusOptions {
@@ -41,34 +32,23 @@ export const SHARDED_EVENT_CHANNELS = 16;
  * conversation's events always take the same channel; every process subscribes to all of
  * them, since none knows where a recipient is connected. `publish()` delivers to this
  * process's handler at once and sends the events of one tick for one channel in one
- * SPUBLISH, in the payload format of `RedisEventBus` (our own echo is dropped by its origin).
+ * SPUBLISH, in the payload format of event-codec.ts (our own echo is dropped by its origin);
+ * see `PubSubEventBus` for what both buses share.
  *
  * The subscriber is a duplicate of the cluster client holding one connection per master;
  * node-redis moves a master's channels to its replica after a failover, and to the new owner
  * of their slot after resharding. Pub/sub is at-most-once: events published while a shard
  * fails over are lost, and clients make up for it by refetching on reconnect.
  */
-export class ShardedEventBus implements EventBus {
+export class ShardedEventBus extends PubSubEventBus {
   /** The channels, by index; a conversation's is {@link channelOf}. */
   readonly channels: readonly string[];
   private readonly redis: RedisClusterClient;
-  private readonly logger: Logger;
-  /** How every payload of this bus starts. */
-  private readonly originPrefix = newOriginPrefix();
   private subscriber: RedisClusterClient | undefined;
-  /** Set by {@link start}, for local delivery, until {@link close}. */
-  private handler: MessageEventHandler | undefined;
-  /** Whether another process's events are wanted now (see {@link start}). */
-  private wanted: () => boolean = () => true;
-  /** Events of this tick not published yet, by channel index. */
-  /** Events of this tick not published yet: one SPUBLISH per channel. */
-  private readonly batches = new TickBatches((channel, parts) =>
-    this.redis.sPublish(channel, batchPayload(this.originPrefix, parts)),
-  );
 
   constructor(opts: ShardedEventBusOptions) {
+    super(opts.logger);
     this.redis = opts.redis;
-    this.logger = opts.logger;
     const base = opts.keys.eventsChannel;
     this.channels = partitionTags(SHARDED_EVENT_CHANNELS).map((tag) => `${base}:{${tag}}`);
   }
@@ -78,28 +58,21 @@ export class ShardedEventBus implements EventBus {
     return this.channels[this.channelIndex(a, b)]!;
   }
 
-  /**
-   * Delivers the event to this process's handler (if started) at once, and publishes it with
-   * the other events of this tick for its channel.
-   * @returns a promise settled with the SPUBLISH of the event's batch; it rejects as the
-   * cluster client does (after the local delivery), e.g. while its shard fails over.
-   */
-  publish(event: MessageEvent): Promise<void> {
-    const frame = eventFrame(event);
-    const part = eventPart(event, frame);
-    if (this.handler) this.handle(this.handler, event, frame);
-    return this.batches.add(this.channelOf(event.message.senderId, event.message.receiverId), part);
+  /** A conversation's events take its channel. */
+  protected channelFor(event: MessageEvent): string {
+    return this.channelOf(event.message.senderId, event.message.receiverId);
+  }
+
+  /** SPUBLISH; it rejects as the cluster client does, e.g. while the shard fails over. */
+  protected send(channel: string, payload: string): Promise<unknown> {
+    return this.redis.sPublish(channel, payload);
   }
 
   /**
    * Subscribes to every channel on connections of its own; resolves once subscribed, waiting
-   * through cluster outages. `opts.wanted` false drops another process's payload unparsed.
-   * @throws Error when already started, or when {@link close} ran before it was subscribed.
+   * through cluster outages.
    */
-  async start(handler: MessageEventHandler, opts: { wanted?: () => boolean } = {}): Promise<void> {
-    if (this.subscriber) throw new Error('ShardedEventBus already started');
-    this.handler = handler;
-    if (opts.wanted) this.wanted = opts.wanted;
+  protected async subscribe(listener: (raw: string, channel: string) => void): Promise<void> {
     const defaults = this.redis._options.defaults;
     const name = `${defaults?.name ?? 'api'}:events`;
     const sub = this.redis.duplicate({
@@ -113,7 +86,6 @@ export class ShardedEventBus implements EventBus {
       },
     });
     this.subscriber = sub;
-    const listener = (raw: string) => this.dispatch(raw, handler);
     this.watch(sub, name, listener);
     await this.retry(sub, 'connect', () => sub.connect());
     await Promise.all(
@@ -125,12 +97,10 @@ export class ShardedEventBus implements EventBus {
   }
 
   /**
-   * Ends the subscriptions and local delivery (not the cluster client). Idempotent.
    * Dropping the bus's own connections ends their subscriptions on every master at once,
    * where SUNSUBSCRIBE would wait on a master being failed over.
    */
-  async close(): Promise<void> {
-    this.handler = undefined;
+  protected async unsubscribe(): Promise<void> {
     const sub = this.subscriber;
     if (!sub) return;
     this.subscriber = undefined;
@@ -141,33 +111,16 @@ export class ShardedEventBus implements EventBus {
     return conversationBucket(a, b, this.channels.length);
   }
 
-  /** A payload from a channel: another process's events are parsed, checked and handled. */
-  private dispatch(raw: string, handler: MessageEventHandler): void {
-    // Our own events were delivered by publish().
-    if (raw.startsWith(this.originPrefix) || !this.wanted()) return;
-    decodeEvents(
-      raw,
-      (event) => this.handle(handler, event, eventFrame(event)),
-      (reason) =>
-        this.logger.warn({ err: reason, bytes: raw.length }, 'ignoring malformed realtime event'),
-    );
-  }
-
-  /** Calls the handler; its failure is logged, never thrown at the publisher or the channel. */
-  private handle(handler: MessageEventHandler, event: MessageEvent, frame: string): void {
-    try {
-      handler(event, frame);
-    } catch (err) {
-      this.logger.error({ err, type: event.type }, 'realtime event handler failed');
-    }
-  }
-
   /**
    * Logs the subscriber's trouble once per node outage and its recovery; resubscribes a
    * channel node-redis could not move to its slot's new owner. Without an `'error'` listener
    * a topology refresh that fails would crash the process.
    */
-  private watch(sub: RedisClusterClient, name: string, listener: (raw: string) => void): void {
+  private watch(
+    sub: RedisClusterClient,
+    name: string,
+    listener: (raw: string, channel: string) => void,
+  ): void {
     const down = new Set<string>();
     const address = (node: unknown) => {
       const { host, port } = (node ?? {}) as { host?: string; port?: number };

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { CLOSE_GOING_AWAY } from '../contract/ws-frames.js';
 import type { EventPublisher } from '../messages/message-events.js';
 import { ClientSender } from './client-sender.js';
 import { ConnectionRegistry, type Client } from './connection-registry.js';
@@ -36,9 +37,6 @@ export interface RealtimeServer {
    */
   close(): Promise<void>;
 }
-
-// Close code of shutdown (RFC 6455 §7.4).
-const CLOSE_GOING_AWAY = 1001;
 
 /**
  * Attaches the ws endpoint (`/ws` by default) to an existing HTTP server, composed of: the

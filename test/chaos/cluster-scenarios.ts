@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Db } from 'mongodb';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import {
   conversationSlot,
   masterOf,
@@ -8,9 +9,12 @@ import {
   shards,
   type Shard,
 } from '../helpers/cluster-node.js';
-import { waitUntil } from '../helpers/wait.js';
-import type { Ack, LoadStats } from './load-stats.js';
-import { runScenario, type ChaosContext, type ScenarioResult } from './scenario-runner.js';
+import type { Ack, LoadStats } from '../helpers/load/load-stats.js';
+import {
+  runScenario,
+  type ChaosContext,
+  type ScenarioResult,
+} from '../helpers/stack/scenario-runner.js';
 
 /** Acknowledged sends the victim's shard must have before the kill. */
 const STEADY_ACKS = 15;

@@ -1,5 +1,5 @@
 import { masterKill } from './cluster-scenarios.js';
-import { FULL, prepareChaos, type ChaosContext } from './scenario-runner.js';
+import { FULL, prepareChaos, type ChaosContext } from '../helpers/stack/scenario-runner.js';
 
 // The PM2 stack on a throwaway Redis Cluster (3 masters + 3 replicas, cluster-node-timeout
 // 1000): a master killed with -9 under the load, in each of the three durability settings.

@@ -1,4 +1,4 @@
-import { defineFuzzSuite } from './fuzz-suite.js';
+import { defineFuzzSuite } from '../helpers/fuzz-suite.js';
 
 // The full hostile-input run of `npm run test:chaos`: about 13,500 cases over every REST
 // route and the ws protocol (5 route groups, invalid UTF-8 and non-JSON Content-Types ×

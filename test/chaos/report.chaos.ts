@@ -1,4 +1,4 @@
-import { formatTable, recorded, RESULTS_FILE } from './figures.js';
+import { formatTable, recorded, RESULTS_FILE } from '../helpers/stack/figures.js';
 
 // A root hook: after every chaos file ran, the figures of this run as one table (the
 // README's Reliability section is made from it).

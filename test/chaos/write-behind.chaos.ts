@@ -1,5 +1,5 @@
-import { FULL, prepareChaos, type ChaosContext } from './scenario-runner.js';
-import { daemonKill, redisNetwork, redisRestart } from './scenarios.js';
+import { FULL, prepareChaos, type ChaosContext } from '../helpers/stack/scenario-runner.js';
+import { daemonKill, redisNetwork, redisRestart } from '../helpers/stack/scenarios.js';
 
 // The full reliability run in write-behind mode, where the daemons are the only path to
 // MongoDB: daemon kills and a daemon↔Redis cut must lose nothing; a Redis crash loses

@@ -1,5 +1,5 @@
-import { checkSharedRateLimit } from './rate-limit-check.js';
-import { FULL, prepareChaos, type ChaosContext } from './scenario-runner.js';
+import { checkSharedRateLimit } from '../helpers/stack/rate-limit-check.js';
+import { FULL, prepareChaos, type ChaosContext } from '../helpers/stack/scenario-runner.js';
 import {
   apiKill,
   daemonKill,
@@ -7,7 +7,7 @@ import {
   mongoOutage,
   redisNetwork,
   redisRestart,
-} from './scenarios.js';
+} from '../helpers/stack/scenarios.js';
 
 // The full reliability run, write-through stack (the default mode): every fault under a
 // load of 6 REST + 6 ws senders on the PM2 ecosystem (2 api + 2 expiry-daemon instances).

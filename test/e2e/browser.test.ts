@@ -9,15 +9,16 @@ import {
   type Page,
   type WebSocketRoute,
 } from 'playwright-core';
+import { PAGE_CSP } from '../../src/http/routes/static-routes.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { startProductionSystem, type StartedSystem } from '../helpers/started-system.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
-import { waitUntil } from '../helpers/wait.js';
 
 // The pages in a real browser (Debian's Chromium driven by playwright-core) against the
 // system as `npm run start:prod` runs it: the dist/ that `npm run build` produced (`npm test`
 // builds it first; run alone after `npm run build`), the PM2 ecosystem's API and expiry
-// daemon, on real Redis and MongoDB-protocol servers: two users chatting live, and the
-// dashboard counting expirations.
+// daemon, on real Redis and MongoDB-protocol servers: two users chatting live, the
+// dashboard counting expirations, and the docs page rendering the API's two documents.
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SCREENSHOTS = path.join(here, 'screenshots');
@@ -42,7 +43,7 @@ async function until<T>(
   return last as T;
 }
 
-describe('browser: chat and dashboard pages', function () {
+describe('browser: chat, dashboard and docs pages', function () {
   this.timeout(120_000);
 
   let ctx: TestContext;
@@ -275,6 +276,94 @@ describe('browser: chat and dashboard pages', function () {
     await until('an expirations line of 5 points', points, (n) => n >= 5);
     await dash.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
 
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('/docs renders both documents, from this origin only, under the pages’ CSP', async () => {
+    const docs = await newPage('docs');
+    const foreign: string[] = [];
+    docs.on('request', (req) => {
+      if (!req.url().startsWith(`${api!.url}/`) && !req.url().startsWith('data:')) {
+        foreign.push(req.url());
+      }
+    });
+    // Chromium also logs a violation to the console; the event names the directive.
+    await docs.addInitScript(`
+      window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) =>
+        window.cspViolations.push(e.effectiveDirective + ' ' + e.blockedURI + ' ' + e.sample));
+    `);
+    const res = await docs.goto(`${api!.url}/docs`);
+    assert.equal(res?.headers()['content-security-policy'], PAGE_CSP);
+
+    // REST: Swagger UI lists every operation of GET /openapi.json.
+    type Paths = Record<string, Record<string, unknown>>;
+    const openapi = (await (await fetch(`${api!.url}/openapi.json`)).json()) as { paths: Paths };
+    const documented = Object.entries(openapi.paths)
+      .flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`))
+      .sort();
+    await docs.waitForSelector('[data-testid="openapi"][data-state="ready"]', WAIT);
+    await docs.locator('.opblock-summary-path[data-path="/api/messages/send"]').waitFor(WAIT);
+    const listed = await docs.locator('#swagger-ui .opblock').evaluateAll((blocks) =>
+      blocks.map((b) => {
+        const method = b.querySelector('.opblock-summary-method')?.textContent ?? '?';
+        const route = b.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? '?';
+        return `${method} ${route}`;
+      }),
+    );
+    assert.deepEqual([...listed].sort(), documented);
+    for (const op of ['POST /api/messages/send', 'GET /api/messages/{receiverId}']) {
+      assert.ok(listed.includes(op), op);
+    }
+    await docs.screenshot({ path: path.join(SCREENSHOTS, 'docs-openapi.png'), fullPage: true });
+    // An operation opens on a click and shows its request body's fields.
+    await docs.click('.opblock-summary-path[data-path="/api/messages/send"]');
+    await docs
+      .locator('#swagger-ui .opblock.is-open', { hasText: 'receiverId' })
+      .waitFor({ state: 'visible', ...WAIT });
+
+    // WebSocket: every frame, operation, handshake refusal and close code of /asyncapi.json.
+    type Entry = Record<string, unknown>;
+    const asyncapi = (await (await fetch(`${api!.url}/asyncapi.json`)).json()) as {
+      operations: Entry;
+      components: { messages: Record<string, { name: string }> };
+      channels: { chat: Record<string, Array<{ code?: string | number }>> };
+    };
+    await docs.click('[data-testid="tab-websocket"]');
+    await docs.waitForSelector('[data-testid="asyncapi"][data-state="ready"]', WAIT);
+    await docs.waitForSelector('[data-testid="panel-websocket"]', { state: 'visible', ...WAIT });
+    assert.equal(await docs.isHidden('[data-testid="panel-rest"]'), true);
+    const attrs = (testId: string, attr: string) =>
+      docs
+        .locator(`[data-testid="${testId}"]`)
+        .evaluateAll((nodes, a) => nodes.map((n) => n.getAttribute(a) ?? '?'), attr);
+    const frames = [...new Set(await attrs('asyncapi-message', 'data-frame'))].sort();
+    assert.deepEqual(
+      frames,
+      Object.values(asyncapi.components.messages)
+        .map((m) => m.name)
+        .sort(),
+    );
+    for (const frame of ['message:send', 'message:new', 'message:ack', 'error']) {
+      assert.ok(frames.includes(frame), frame);
+    }
+    assert.deepEqual(
+      await attrs('asyncapi-operation', 'data-operation'),
+      Object.keys(asyncapi.operations),
+    );
+    const codesOf = (key: string) =>
+      asyncapi.channels.chat[key]!.map((c) => (c.code === undefined ? '' : String(c.code)));
+    // The refusals the server makes (each with its code) and the ws library's (status only).
+    assert.deepEqual(await attrs('asyncapi-refusal', 'data-code'), codesOf('x-handshake-refusals'));
+    assert.ok(codesOf('x-handshake-refusals').includes('UNAUTHORIZED'));
+    assert.deepEqual(await attrs('asyncapi-close-code', 'data-code'), codesOf('x-close-codes'));
+    assert.ok(codesOf('x-close-codes').includes('1001'));
+    assert.match((await docs.textContent('[data-testid="asyncapi-heartbeat"]')) ?? '', /ping/i);
+    assert.equal(new URL(docs.url()).hash, '#websocket');
+    await docs.screenshot({ path: path.join(SCREENSHOTS, 'docs-asyncapi.png'), fullPage: true });
+
+    assert.deepEqual(await docs.evaluate<string[]>('window.cspViolations'), []);
+    assert.deepEqual(foreign, []);
     assert.deepEqual(pageErrors, []);
   });
 });

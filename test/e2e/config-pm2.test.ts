@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_EXIT_CODE } from '../../src/config/config.js';
-import { loadEcosystemApps } from '../chaos/ecosystem-apps.js';
-import { Pm2Control, type Pm2Process } from '../chaos/pm2-control.js';
-import { sleep } from '../chaos/send-job.js';
+import { sleep } from '../../src/lifecycle/wait.js';
+import { loadEcosystemApps } from '../helpers/stack/ecosystem-apps.js';
+import { Pm2Control, type Pm2Process } from '../helpers/stack/pm2-control.js';
 import { sharedServers } from '../helpers/servers.js';
 
 // The apps of ecosystem.config.js (compiled dist/: `npm test` builds it first; run alone

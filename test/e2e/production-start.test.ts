@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { CONFIG_EXIT_CODE } from '../../src/config/config.js';
+import { ChatClient } from '../../client/index.js';
 import { projectRoot } from '../../src/local/project-root.js';
 import { sharedServers } from '../helpers/servers.js';
 import {
@@ -68,9 +69,10 @@ describe('production start (npm run start:prod)', function () {
 
   it(`NODE_ENV=production without MONGODB_URI: one line naming it, exit code ${CONFIG_EXIT_CODE}, nothing started`, async () => {
     const { redisUrl } = sharedServers();
+    // JWT_SECRET is missing too: the servers are named first.
     const r = await runRefusedStart('start:prod', {
       NODE_ENV: 'production',
-      JWT_SECRET: TEST_JWT_SECRET,
+      JWT_SECRET: '',
       REDIS_URL: redisUrl,
       MONGODB_URI: '',
     });
@@ -122,11 +124,14 @@ describe('production start (npm run start:prod)', function () {
       assert.equal(page.status, 200);
       const html = await page.text();
       for (const [pagePath, script] of [
-        ['/', 'chat.js'],
-        ['/dashboard', 'dashboard.js'],
+        ['/', 'web/chat.js'],
+        ['/dashboard', 'web/dashboard.js'],
       ] as const) {
         const text = pagePath === '/' ? html : await (await fetch(`${url}${pagePath}`)).text();
         assert.ok(text.includes(`/static/js/${script}`), `${pagePath} loads /static/js/${script}`);
+      }
+      // The pages' scripts and the typed client they import (client/, built by web/tsconfig.json).
+      for (const script of ['web/chat.js', 'web/dashboard.js', 'client/index.js']) {
         const js = await fetch(`${url}/static/js/${script}`);
         assert.equal(js.status, 200, `/static/js/${script}`);
         assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
@@ -137,15 +142,10 @@ describe('production start (npm run start:prod)', function () {
     });
 
     it('answers a sign-up, and stops every process it started on Ctrl-C (SIGINT)', async () => {
-      const res = await fetch(`${system!.url}/api/auth/signup`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          username: `prod_${ctx.id.slice(-8)}`,
-          password: 'correct horse battery',
-        }),
-      });
-      assert.equal(res.status, 201, await res.text());
+      const username = `prod_${ctx.id.slice(-8)}`;
+      const client = new ChatClient({ baseUrl: system!.url });
+      const auth = await client.signup({ username, password: 'correct horse battery' });
+      assert.equal(auth.user.username, username);
       assert.ok(system!.processes().length >= 3, 'npm, pm2-runtime, the api and the daemon run');
       const started = system!;
       system = undefined;

@@ -1,25 +1,36 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
-// The README's Quickstart, run exactly as written: its one bash block, unchanged, under
-// `bash -euo pipefail` in the project root against a real API process (no daemon: the
-// Quickstart does not wait for expirations), with `API` pointing at it.
+// The README's Quickstart, run exactly as written against a real API process (no daemon:
+// the Quickstart does not wait for expirations), with `API` pointing at it: its bash block,
+// unchanged, under `bash -euo pipefail` in the project root; then its TypeScript block (the
+// typed client), unchanged, type-checked with the project's settings and run with
+// `node --import tsx` from the project root, where the README says to save it.
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The fenced bash block of README's `## Quickstart`; fails unless it is the section's only one. */
-function quickstartBlock(readme: string): string {
+/**
+ * The fenced block in `lang` of README's `## Quickstart`; fails unless the section holds
+ * exactly one bash block and then one ts block.
+ */
+function quickstartBlock(readme: string, lang: 'bash' | 'ts'): string {
   const sections = readme.split(/^(?=## )/m).filter((s) => /^## Quickstart\s*$/m.test(s));
   assert.equal(sections.length, 1, 'README.md must have exactly one "## Quickstart" section');
   const fences = sections[0]!.match(/^```.*$/gm) ?? [];
-  assert.equal(fences.length, 2, `the Quickstart must hold exactly one fenced block: ${fences}`);
-  const block = /^```bash\n([\s\S]*?)^```$/m.exec(sections[0]!);
-  assert.ok(block, 'the Quickstart block must be fenced as ```bash');
+  assert.deepEqual(
+    fences,
+    ['```bash', '```', '```ts', '```'],
+    'the Quickstart must hold one ```bash block, then one ```ts block',
+  );
+  const block = new RegExp(`^\`\`\`${lang}\n([\\s\\S]*?)^\`\`\`$`, 'm').exec(sections[0]!);
+  assert.ok(block, `the Quickstart's ${lang} block`);
   return block[1]!;
 }
 
@@ -108,7 +119,7 @@ describe('README Quickstart', function () {
   let api: ApiServer;
 
   before(async () => {
-    block = quickstartBlock(readFileSync(path.join(root, 'README.md'), 'utf8'));
+    block = quickstartBlock(readFileSync(path.join(root, 'README.md'), 'utf8'), 'bash');
     ctx = createTestContext('quickstart');
     api = await startApiServer(ctx.config, ctx.logger);
     await api.ready;
@@ -132,4 +143,83 @@ describe('README Quickstart', function () {
     assert.equal(run.stdout, '', 'nothing after the failed sign-up may run');
     assert.match(run.stderr, /curl: \(7\)/);
   });
+});
+
+/** Runs `file` with `node --import tsx` in the project root, `API` set to `api`; never rejects. */
+function runTs(file: string, api: string, timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', file],
+      { cwd: root, env: { ...process.env, API: api }, timeout: timeoutMs, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** The compiler's complaints about `file` with the project's settings (tsconfig.json). */
+function typeErrors(file: string): string[] {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    path.join(root, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)),
+    },
+  );
+  assert.ok(config);
+  const program = ts.createProgram([file], { ...config.options, noEmit: true });
+  return ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => {
+    const at =
+      d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
+    return `${at ? `line ${at.line + 1}: ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+  });
+}
+
+describe('README Quickstart, the TypeScript part (the typed client)', function () {
+  this.timeout(60_000);
+
+  let file: string;
+  let ctx: TestContext;
+  let api: ApiServer;
+
+  before(async () => {
+    const block = quickstartBlock(readFileSync(path.join(root, 'README.md'), 'utf8'), 'ts');
+    // Where the README says to save it (`./client/index.js` and `ws` resolve from there),
+    // under a name of its own.
+    file = path.join(root, `.quickstart-${randomBytes(4).toString('hex')}.ts`);
+    writeFileSync(file, block);
+    ctx = createTestContext('quickstartts');
+    api = await startApiServer(ctx.config, ctx.logger);
+    await api.ready;
+  });
+
+  after(async () => {
+    if (file) rmSync(file, { force: true });
+    await api?.close();
+    await ctx?.cleanup();
+  });
+
+  it('type-checks with the project’s settings', function () {
+    assert.deepEqual(typeErrors(file), []);
+  });
+
+  for (const round of [1, 2])
+    it(`runs as written (round ${round}): two sign-ups, the ws connection, a send, MISS then HIT, the frame`, async () => {
+      const run = await runTs(file, api.url, 40_000);
+      const context = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+      assert.equal(run.code, 0, context);
+      const lines = run.stdout.split('\n');
+      assert.equal(lines.pop(), '', context);
+      assert.equal(lines.length, 5, context);
+      const [connected, sent, read1, read2, got] = lines;
+      assert.equal(connected, 'bob: ws connected', context);
+      assert.match(sent!, /^sent: 201 [0-9a-f]{24}$/, context);
+      assert.equal(read1, 'X-Cache: MISS', context);
+      assert.equal(read2, 'X-Cache: HIT', context);
+      assert.equal(got, 'bob got: hello bob', context);
+    });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatTable, recorded } from '../chaos/figures.js';
-import { checkSharedRateLimit } from '../chaos/rate-limit-check.js';
-import { prepareChaos, SHORT, type ChaosContext } from '../chaos/scenario-runner.js';
+import { formatTable, recorded } from '../helpers/stack/figures.js';
+import { checkSharedRateLimit } from '../helpers/stack/rate-limit-check.js';
+import { prepareChaos, SHORT, type ChaosContext } from '../helpers/stack/scenario-runner.js';
 import {
   apiKill,
   daemonKill,
@@ -11,7 +11,7 @@ import {
   mongoOutage,
   redisNetwork,
   redisRestart,
-} from '../chaos/scenarios.js';
+} from '../helpers/stack/scenarios.js';
 
 // The short reliability suite (the full one is `npm run test:chaos`): the PM2 ecosystem
 // (2 api + 2 expiry-daemon instances, compiled dist/) on throwaway Redis (AOF on) and

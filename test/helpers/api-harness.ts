@@ -1,6 +1,7 @@
 import { createClient } from 'redis';
 import { MongoClient, type Db } from 'mongodb';
 import WebSocket from 'ws';
+import { ChatClient } from '../../client/index.js';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import type { Config } from '../../src/config/config.js';
 import type { Logger } from '../../src/logging/logger.js';
@@ -137,13 +138,11 @@ export interface TestUser {
   token: string;
 }
 
+/** Signs `username` up with the typed client (the password is `correct horse`). */
 export async function signupUser(url: string, username: string): Promise<TestUser> {
-  const res = await call(url, 'POST', '/api/auth/signup', {
-    body: { username, password: 'correct horse' },
-  });
-  if (res.status !== 201)
-    throw new Error(`signup ${username}: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.user.id, username, token: res.body.token };
+  const client = new ChatClient({ baseUrl: url });
+  const { user, token } = await client.signup({ username, password: 'correct horse' });
+  return { id: user.id, username, token };
 }
 
 /** A plain Redis client for looking at what the API stored. */
@@ -171,8 +170,4 @@ export async function clearRedisPrefix(config: Config): Promise<void> {
     if (keys.length) await redis.unlink(keys);
   }
   await redis.close();
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

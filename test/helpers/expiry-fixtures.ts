@@ -5,6 +5,7 @@ import { createClient } from 'redis';
 import type { Config } from '../../src/config/config.js';
 import { ExpiryDaemon, type ExpiryDaemonOptions } from '../../src/expiry/expiry-daemon.js';
 import type { PersistShadows } from '../../src/expiry/persist-pipeline.js';
+import { sleep } from '../../src/lifecycle/wait.js';
 import type { Logger } from '../../src/logging/logger.js';
 import {
   messageJson,
@@ -148,7 +149,7 @@ export function slowPersist(delayMs: number): { persist: PersistShadows; log: Pe
     log.maxRunning = Math.max(log.maxRunning, log.running);
     try {
       // Holds the bulk write open long enough for writes of one daemon to overlap.
-      await new Promise((r) => setTimeout(r, delayMs));
+      await sleep(delayMs);
       return await messages.insertMissing(shadows);
     } finally {
       log.running--;

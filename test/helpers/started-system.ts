@@ -2,11 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { freePort } from '../../src/local/port-probe.js';
 import { projectRoot } from '../../src/local/project-root.js';
 import { sharedServers } from './servers.js';
 import { TEST_JWT_SECRET, type TestContext } from './test-context.js';
-import { waitUntil } from './wait.js';
 
 /** The whole system as an operator starts it: an npm script of package.json, in its own process group. */
 export interface StartedSystem {

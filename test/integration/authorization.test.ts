@@ -4,6 +4,7 @@ import { SignJWT } from 'jose';
 import { ObjectId } from 'mongodb';
 import WebSocket from 'ws';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import {
   call,
   inspectMongo,
@@ -14,7 +15,6 @@ import {
   type TestUser,
 } from '../helpers/api-harness.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /** A JWT signed with `secret` (HS256) for `user`, expiring at `exp` (seconds since epoch). */
 function sign(secret: string, user: TestUser, exp: number): Promise<string> {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createMongoClient, connectMongoWithRetry } from '../../src/mongo/mongo-client.js';
 import { createRedisNodeClient } from '../../src/redis/redis-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
-import { waitUntil } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
 

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import { sleep, waitUntil } from '../../src/lifecycle/wait.js';
 import { MessageStore } from '../../src/messages/message-store.js';
 import { keySlot, keySpaceOf, type KeySpace } from '../../src/redis/key-space.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
-import { LoadStats, type Ack } from '../chaos/load-stats.js';
-import { sendOverRest } from '../chaos/rest-sender.js';
-import { sleep, type SendJob } from '../chaos/send-job.js';
-import { checkAcked, type Verdict } from '../chaos/verify.js';
+import { LoadStats, type Ack } from '../helpers/load/load-stats.js';
+import { sendOverRest } from '../helpers/load/rest-sender.js';
+import type { SendJob } from '../helpers/load/send-job.js';
+import { checkAcked, type Verdict } from '../helpers/load/verify.js';
 import { inspectMongo, signupUser, type TestUser } from '../helpers/api-harness.js';
 import {
   capturingLogger,
@@ -17,15 +18,14 @@ import {
 import { sharedServers, startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { createTestContext } from '../helpers/test-context.js';
 import { masterOf, messageSlot, onNode, shards, type Shard } from '../helpers/cluster-node.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /**
  * The whole system through the failover of a Redis Cluster master under a steady send load:
  * two API processes and a daemon in-process on a throwaway cluster (3 masters + 3 replicas,
  * cluster-node-timeout 1000), REST senders that retry each send with its idempotency key
  * until it is acknowledged, and every acknowledged message then looked up in MongoDB
- * (test/chaos/verify.ts). Figures are printed as `[cluster-failover] …` lines; no assertion
- * is on a time.
+ * (test/helpers/load/verify.ts). Figures are printed as `[cluster-failover] …` lines; no
+ * assertion is on a time.
  */
 
 const USERS = 8;

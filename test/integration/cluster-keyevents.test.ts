@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { createClient, createCluster, type RedisClusterOptions } from 'redis';
 import { ClusterKeyeventSubscriber } from '../../src/expiry/cluster-keyevent-subscriber.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { warnLineLogger } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 
 const nodeClient = (port: number) =>
   createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/config.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { SendRateLimiter } from '../../src/messages/send-rate-limiter.js';
 import { keySlot, keySpaceOf } from '../../src/redis/key-space.js';
@@ -13,7 +14,6 @@ import { IdempotencyRecords } from '../../src/redis/records/idempotency-records.
 import { MessageCacheRecords } from '../../src/redis/records/message-cache-records.js';
 import { onNode, shards } from '../helpers/cluster-node.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /** Every typed record class against a real Redis Cluster: no script touches two slots. */
 describe('the Lua scripts on a Redis Cluster (3 masters + 3 replicas)', function () {

@@ -4,6 +4,7 @@ import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
 import { runCacheCli } from '../../src/cli/cache-cli.js';
 import { EXIT } from '../../src/cli/cli-error.js';
 import { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { MessageStore } from '../../src/messages/message-store.js';
 import { keySlot } from '../../src/redis/key-space.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
@@ -11,7 +12,6 @@ import { call, inspectMongo, signupUser, type TestUser } from '../helpers/api-ha
 import { capturingLogger } from '../helpers/expiry-fixtures.js';
 import { sharedServers, startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
-import { waitUntil } from '../helpers/wait.js';
 import { connectWs } from '../helpers/ws-client.js';
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { CacheService } from '../../src/cache/cache-service.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { ExpiryScripts } from '../../src/redis/records/expiry-scripts.js';
 import { LuaScript } from '../../src/redis/lua-script.js';
 import { KeySpace } from '../../src/redis/key-space.js';
@@ -7,7 +8,6 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import { createRedisNodeClient, type RedisNodeClient } from '../../src/redis/redis-client.js';
 import { dueDeadline, dueEntryCount } from '../helpers/due-index.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /** `slotAdd(KEYS[1], ARGV[i], ARGV[i+1])` for pairs of key, deadline: the lib itself. */
 const addEntries = LuaScript.inline(

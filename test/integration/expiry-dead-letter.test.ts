@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { DeadLetters } from '../../src/expiry/dead-letter.js';
 import type { ExpiryDaemon } from '../../src/expiry/expiry-daemon.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import type { MessageStore } from '../../src/messages/message-store.js';
 import type { MessageShadow } from '../../src/messages/message.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
@@ -13,7 +14,6 @@ import {
   seedMessages,
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 
 describe('expiry daemon: dead letters', function () {
   this.timeout(30000);

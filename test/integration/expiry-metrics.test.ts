@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { serveMetrics } from '../../src/metrics/metrics-server.js';
+import { ignoreOrigin } from '../helpers/contract-hook.js';
 import { seedMessages, useExpiryTestbed } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /** The value of one sample line, e.g. `name{label="x"} 12`. */
 function sample(text: string, series: string): number {
@@ -18,6 +19,8 @@ describe('expiry daemon: metrics endpoint', function () {
     const daemon = await bed.daemon({ defaultMetrics: true });
     // Served as src/bin/daemon.ts serves it.
     const server = await serveMetrics(daemon.metricsRegistry, '127.0.0.1', 0);
+    // Its own listener, not the API: its 404 at / is not the API's.
+    const unignore = ignoreOrigin(server.url);
     try {
       await daemon.start();
       await seedMessages(bed.redis, bed.keys, 100, { ttlSeconds: 1, shadow: false });
@@ -47,6 +50,7 @@ describe('expiry daemon: metrics endpoint', function () {
       assert.equal(missing.status, 404);
       await missing.text();
     } finally {
+      unignore();
       await server.close();
     }
   });

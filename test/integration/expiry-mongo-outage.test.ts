@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { sleep, waitUntil } from '../../src/lifecycle/wait.js';
 import {
   daemonRecords,
   NO_RECORDS,
@@ -6,7 +7,6 @@ import {
   seedMessages,
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 import { sharedServers, startThrowawayMongo, type ThrowawayMongo } from '../helpers/servers.js';
 
 describe('expiry daemon: MongoDB outage in write-behind mode', function () {
@@ -42,7 +42,7 @@ describe('expiry daemon: MongoDB outage in write-behind mode', function () {
     const downAt = Date.now();
     sent.push(...(await seedMessages(redis, keys, 2000, { ttlSeconds: 1, shadow: true })));
     // The outage itself: they fall due, are claimed and fail, retried with backoff, for 10 s.
-    await new Promise((r) => setTimeout(r, 10000 - (Date.now() - downAt)));
+    await sleep(10000 - (Date.now() - downAt));
     const during = d.stats();
     assert.equal(during.processed.total, 1);
     assert.ok(during.persistFailures > 0, 'persistence failed while MongoDB was down');

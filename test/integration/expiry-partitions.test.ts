@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { runCacheCli, type CliIo } from '../../src/cli/cache-cli.js';
 import { EXIT } from '../../src/cli/cli-error.js';
 import { DeadLetters } from '../../src/expiry/dead-letter.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import type { Message, MessageShadow } from '../../src/messages/message.js';
 import type { MessageStore } from '../../src/messages/message-store.js';
 import { readStats, SharedStats } from '../../src/metrics/shared-stats.js';
@@ -16,7 +17,6 @@ import {
   slowPersist,
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /** The partitions the conversations of `messages` live in. */
 function partitionsOf(space: KeySpace, messages: Message[]): Set<number> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import type { ExpiryDaemon, ExpiryDaemonOptions } from '../../src/expiry/expiry-daemon.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import type { Logger } from '../../src/logging/logger.js';
 import type { Message } from '../../src/messages/message.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
@@ -15,7 +16,6 @@ import {
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
 import { dueEntryCount } from '../helpers/due-index.js';
-import { waitUntil } from '../helpers/wait.js';
 import type { TestContext } from '../helpers/test-context.js';
 
 describe('expiry daemon: overlapped persistence', function () {

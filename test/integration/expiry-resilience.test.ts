@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { ExpiryScripts } from '../../src/redis/records/expiry-scripts.js';
 import { dueEntryCount } from '../helpers/due-index.js';
 import {
@@ -9,7 +10,6 @@ import {
   useExpiryTestbed,
   warnLineLogger,
 } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 
 describe('expiry daemon: nothing lost', function () {
   this.timeout(60000);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import type { RedisKeys } from '../../src/redis/keys.js';
 import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import {
@@ -9,7 +10,6 @@ import {
   seedMessages,
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 
 describe('expiry daemon: throughput and exactly-once', function () {
   this.timeout(120000);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import type { RedisNodeClient } from '../../src/redis/redis-client.js';
 import {
   daemonRecords,
@@ -7,7 +8,6 @@ import {
   seedMessages,
   useExpiryTestbed,
 } from '../helpers/expiry-fixtures.js';
-import { waitUntil } from '../helpers/wait.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from '../helpers/servers.js';
 
 describe('expiry daemon: among 500,000 unrelated keys with a 1-hour TTL', function () {

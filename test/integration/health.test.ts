@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { call, signupUser, startTestApi } from '../helpers/api-harness.js';
 import { createTestContext } from '../helpers/test-context.js';
 import { startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
-import { waitUntil } from '../helpers/wait.js';
 
 interface Health {
   status: number;

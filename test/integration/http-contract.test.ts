@@ -4,6 +4,7 @@ import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { ERROR_CODES } from '../../src/errors/error-codes.js';
+import { sleep } from '../../src/lifecycle/wait.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import {
   call,
@@ -379,7 +380,7 @@ describe('the HTTP contract and transport limits', function () {
           ws.once('error', reject);
         });
         // Real delay, a negative check: idle past the receive timeout plus Node's 1 s check.
-        await new Promise((r) => setTimeout(r, ctx.config.http.receiveTimeoutMs + 1500));
+        await sleep(ctx.config.http.receiveTimeoutMs + 1500);
         const pong = new Promise((resolve) => ws.once('message', (d) => resolve(String(d))));
         ws.send('{"type":"ping"}');
         assert.equal(await pong, '{"type":"pong"}');

@@ -1,9 +1,9 @@
 import WebSocket from 'ws';
 import assert from 'node:assert/strict';
 import { startApiServer, type ApiServer } from '../../src/app/api-server.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { call, signupUser, startTestApi, type TestUser } from '../helpers/api-harness.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
-import { waitUntil } from '../helpers/wait.js';
 import { connectWs as connect, type Frame } from '../helpers/ws-client.js';
 
 describe('messages over REST and ws with the real services (two API processes)', function () {

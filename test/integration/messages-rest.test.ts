@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { SignJWT } from 'jose';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { cachedValue, dropDueEntry, dueDeadline } from '../helpers/due-index.js';
 import { sharedServers, startThrowawayMongo, startThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, TEST_JWT_SECRET, type TestContext } from '../helpers/test-context.js';
-import { waitUntil } from '../helpers/wait.js';
 import {
   call,
   clearRedisPrefix,

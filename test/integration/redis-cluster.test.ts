@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createCluster } from 'redis';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { isPortOpen } from '../../src/local/port-probe.js';
 import { projectRoot } from '../../src/local/project-root.js';
 import {
@@ -14,7 +15,6 @@ import {
 } from '../../src/local/redis-cluster.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { onNode } from '../helpers/cluster-node.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /** This node's line of CLUSTER NODES: its id, flags and master id. */
 async function myselfLine(port: number): Promise<{ id: string; flags: string[]; master: string }> {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { waitUntil } from '../helpers/wait.js';
 import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { startApiServer } from '../../src/app/api-server.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import type { Logger } from '../../src/logging/logger.js';
 import { createRedisClient } from '../../src/redis/redis-client.js';
 import { call, signupUser } from '../helpers/api-harness.js';

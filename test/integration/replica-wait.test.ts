@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { isAppError } from '../../src/errors/app-error.js';
+import { waitUntil } from '../../src/lifecycle/wait.js';
 import { ReplicaWait } from '../../src/redis/replica-wait.js';
 import {
   call,
@@ -11,7 +12,6 @@ import {
 } from '../helpers/api-harness.js';
 import { sharedServers, startThrowawayRedis, type ThrowawayRedis } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
-import { waitUntil } from '../helpers/wait.js';
 
 /** REDIS_WAIT_REPLICAS=1 against a real master and replica: no acknowledgement it could lose. */
 describe('a write-behind send waits for a replica (REDIS_WAIT_REPLICAS=1)', function () {

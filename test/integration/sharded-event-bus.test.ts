@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ObjectId } from 'mongodb';
 import { createCluster } from 'redis';
+import { sleep, waitUntil } from '../../src/lifecycle/wait.js';
 import type { MessageEvent } from '../../src/messages/message-events.js';
 import { keySlot } from '../../src/redis/key-space.js';
 import { RedisKeys } from '../../src/redis/keys.js';
@@ -14,7 +15,6 @@ import { newMessage } from '../helpers/new-message.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../helpers/servers.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { onNode } from '../helpers/cluster-node.js';
-import { waitUntil } from '../helpers/wait.js';
 
 function newEvent(senderId: string, receiverId: string, content: string): MessageEvent {
   const message = newMessage(senderId, receiverId, content);
@@ -382,7 +382,7 @@ describe('ShardedEventBus on a Redis Cluster', function () {
             () => sent[which].set(n, false),
           );
         }
-        await new Promise((r) => setTimeout(r, 10));
+        await sleep(10);
       }
     })();
     const received = (who: [string, string]) =>

@@ -143,7 +143,7 @@ describe('static routes: the pages and their files', () => {
       const ownPort = (own.address() as AddressInfo).port;
       const chat = await raw(ownPort, '/');
       assert.equal(chat.status, 200);
-      assert.match(chat.body, /<script type="module" src="\/static\/js\/chat\.js"><\/script>/);
+      assert.match(chat.body, /<script type="module" src="\/static\/js\/web\/chat\.js"><\/script>/);
       const dash = await raw(ownPort, '/dashboard');
       assert.match(dash.body, /data-testid="expirations-total"/);
       assert.equal((await raw(ownPort, '/static/style.css')).status, 200);

@@ -274,6 +274,11 @@ describe('config', () => {
         'MONGODB_URI: are required when NODE_ENV=production (or set ALLOW_LOCAL_SERVERS=true to ' +
         'run local servers on 127.0.0.1)',
     );
+    // The servers are named before a missing JWT_SECRET: where the data lives comes first.
+    assert.match(
+      failure({ NODE_ENV: 'production', REDIS_URL: SERVERS.REDIS_URL }).message,
+      /^Invalid configuration: MONGODB_URI: is required when NODE_ENV=production/,
+    );
     assert.match(
       failure({ ...prod, REDIS_URL: SERVERS.REDIS_URL }).message,
       /^Invalid configuration: MONGODB_URI: is required when NODE_ENV=production/,

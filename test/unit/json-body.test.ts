@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import Router, { type RouterContext } from '@koa/router';
 import { pino } from 'pino';
@@ -11,7 +10,7 @@ import {
   isJsonContentType,
   parseStrictJson,
 } from '../../src/http/middleware/json-body.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../../src/lifecycle/wait.js';
 
 interface Answer {
   status: number;

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { AppError } from '../../src/errors/app-error.js';
 import { parseInput } from '../../src/errors/parse-input.js';
-import { credentialsSchema } from '../../src/auth/auth-validation.js';
 import {
-  assertObjectId,
   conversationQuerySchema,
+  credentialsSchema,
   editMessageSchema,
   sendMessageSchema,
-} from '../../src/messages/message-validation.js';
+} from '../../src/contract/http-schemas.js';
+import { assertObjectId } from '../../src/messages/message-validation.js';
 
 const RID = '507f1f77bcf86cd799439011';
 

@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import { pino } from 'pino';
 import { AppError } from '../../src/errors/app-error.js';
 import { createHttpApp } from '../../src/http/app.js';
+import { sleep } from '../../src/lifecycle/wait.js';
 
 /** REQUEST_TIMEOUT_MS: a request whose backend stalls is answered 503, not left hanging. */
 describe('request deadline', function () {
@@ -15,7 +16,7 @@ describe('request deadline', function () {
     const router = new Router();
     router.get('/slow', async (ctx) => {
       // Real delay: a stalled backend, the scenario the deadline is for.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000);
       ctx.body = { late: true };
     });
     router.get('/fast', (ctx) => {
@@ -23,7 +24,7 @@ describe('request deadline', function () {
     });
     router.get('/wait/:ms', async (ctx) => {
       // Real delay: a handler that takes its time (within the deadline or not).
-      await new Promise((resolve) => setTimeout(resolve, Number(ctx.params.ms)));
+      await sleep(Number(ctx.params.ms));
       ctx.body = { waited: Number(ctx.params.ms) };
     });
     router.get('/fail', () => {
@@ -66,7 +67,7 @@ describe('request deadline', function () {
     // Started 100 ms apart: each is answered ~150 ms after its own start (one shared timer).
     const timed = async (path: string, delay: number) => {
       // Real delay: staggered starts are what gives each request a deadline of its own.
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
       const started = Date.now();
       const res = await fetch(`${base}${path}`);
       await res.arrayBuffer();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { STATIC_CONTENT_TYPES } from '../../contract/http-schemas.js';
 import { AppError } from '../../errors/app-error.js';
 
 /** Options of {@link staticRoutes}. */
@@ -17,18 +18,8 @@ export interface StaticRoutesOptions {
   roots?: string[];
 }
 
-/** Served extensions and their types; anything else is a 404 (no source maps of the server, no dotfiles). */
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-};
+/** Served extensions and their types (the contract's); anything else is a 404. */
+const CONTENT_TYPES = STATIC_CONTENT_TYPES;
 
 /**
  * The pages' policy: scripts, styles and images only from this origin (no inline script, so
@@ -56,10 +47,11 @@ function defaultRoots(): string[] {
 }
 
 /**
- * The browser pages: `GET /` (chat), `GET /dashboard` and `GET /static/<file>` (their
- * scripts and styles). Files are read from {@link StaticRoutesOptions.roots}; a path with a
- * `..` segment, a dotfile, an unknown extension or one that resolves outside a root is a 404.
- * Responses carry an ETag and `Cache-Control: no-cache` (file names are not content-hashed,
+ * The browser pages: `GET /` (chat), `GET /dashboard`, `GET /docs` (the API documents; its
+ * Swagger UI files are docs-routes.ts's) and `GET /static/<file>` (their scripts and
+ * styles). Files are read from {@link StaticRoutesOptions.roots}; a path with a `..` segment,
+ * a dotfile, an unknown extension or one that resolves outside a root is a 404. Responses
+ * carry an ETag and `Cache-Control: no-cache` (file names are not content-hashed,
  * so browsers revalidate, and get a 304 when nothing changed).
  */
 export function staticRoutes(opts: StaticRoutesOptions = {}): Router {
@@ -68,6 +60,7 @@ export function staticRoutes(opts: StaticRoutesOptions = {}): Router {
 
   router.get('/', (ctx) => sendFile(ctx, roots, 'index.html'));
   router.get('/dashboard', (ctx) => sendFile(ctx, roots, 'dashboard.html'));
+  router.get('/docs', (ctx) => sendFile(ctx, roots, 'docs.html'));
   router.get('/static/*file', (ctx) => {
     const rel = safeRelativePath(ctx.path.slice('/static/'.length));
     if (rel === undefined) throw new AppError('NOT_FOUND', `No file ${ctx.path}`);
@@ -93,7 +86,13 @@ export function safeRelativePath(urlPath: string): string | undefined {
   return segments.join(path.sep);
 }
 
-async function sendFile(ctx: Context, roots: string[], rel: string): Promise<void> {
+/**
+ * Answers with the file `rel` of the first of `roots` that has it (an HTML page with the page
+ * headers), with an ETag and `Cache-Control: no-cache`; a 404 when none has it or its
+ * extension is not in {@link CONTENT_TYPES}. `rel` must come from {@link safeRelativePath}
+ * or an allow-list.
+ */
+export async function sendFile(ctx: Context, roots: string[], rel: string): Promise<void> {
   const type = CONTENT_TYPES[path.extname(rel).toLowerCase()];
   if (type === undefined) throw new AppError('NOT_FOUND', `No file ${ctx.path}`);
   for (const root of roots) {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { StartOptions } from 'pm2';
-import { projectRoot } from '../../src/local/project-root.js';
+import { projectRoot } from '../../../src/local/project-root.js';
 
 /** The two apps of ecosystem.config.js the stack runs. */
 export interface EcosystemApps {

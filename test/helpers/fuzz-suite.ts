@@ -8,8 +8,8 @@ import {
   storedCounts,
   type TestApi,
   type TestUser,
-} from '../helpers/api-harness.js';
-import { createTestContext, type TestContext } from '../helpers/test-context.js';
+} from './api-harness.js';
+import { createTestContext, type TestContext } from './test-context.js';
 import {
   badPathSegment,
   badQuery,

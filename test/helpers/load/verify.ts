@@ -1,8 +1,8 @@
 import type { Db } from 'mongodb';
-import type { KeySpace } from '../../src/redis/key-space.js';
-import { daemonRecords, NO_RECORDS } from '../helpers/expiry-fixtures.js';
+import { sleep } from '../../../src/lifecycle/wait.js';
+import type { KeySpace } from '../../../src/redis/key-space.js';
+import { daemonRecords, NO_RECORDS } from '../expiry-fixtures.js';
 import type { Ack } from './load-stats.js';
-import { sleep } from './send-job.js';
 
 /** What MongoDB holds of a load run's acknowledged messages. */
 export interface Verdict {

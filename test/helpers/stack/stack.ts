@@ -5,12 +5,13 @@ import path from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { createClient } from 'redis';
 import type { StartOptions } from 'pm2';
-import { loadConfig, type PersistenceMode } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { freePort } from '../../src/local/port-probe.js';
-import { keySpaceOf, KeySpace } from '../../src/redis/key-space.js';
-import { RedisKeys } from '../../src/redis/keys.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/redis-client.js';
+import { loadConfig, type PersistenceMode } from '../../../src/config/config.js';
+import { sleep } from '../../../src/lifecycle/wait.js';
+import { createLogger } from '../../../src/logging/logger.js';
+import { freePort } from '../../../src/local/port-probe.js';
+import { keySpaceOf, KeySpace } from '../../../src/redis/key-space.js';
+import { RedisKeys } from '../../../src/redis/keys.js';
+import { createRedisClient, type RedisClient } from '../../../src/redis/redis-client.js';
 import {
   startThrowawayCluster,
   startThrowawayMongo,
@@ -18,12 +19,11 @@ import {
   type ThrowawayCluster,
   type ThrowawayMongo,
   type ThrowawayRedis,
-} from '../helpers/servers.js';
+} from '../servers.js';
+import { waitForDrain } from '../load/verify.js';
 import { loadEcosystemApps, type EcosystemApps } from './ecosystem-apps.js';
 import { Pm2Control, type Pm2Process } from './pm2-control.js';
-import { sleep } from './send-job.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { waitForDrain } from './verify.js';
 
 /** How a {@link ChaosStack} is configured. */
 export interface StackOptions {

@@ -1,3 +1,5 @@
+import { sleep } from '../../../src/lifecycle/wait.js';
+
 /** A user of the load, signed up on the stack. */
 export interface LoadUser {
   id: string;
@@ -33,10 +35,6 @@ export interface SendJob {
 export function backoffMs(failures: number): number {
   const base = Math.min(50 * 2 ** Math.min(failures, 4), 500);
   return Math.round(base / 2 + Math.random() * (base / 2));
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }
 
 /** Sleeps until the epoch time `at` (at once when it has passed). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { sleep } from '../../../src/lifecycle/wait.js';
 import { runScenario, type ChaosContext, type ScenarioResult } from './scenario-runner.js';
-import { sleep } from './send-job.js';
 
 // The six faults of the reliability suite. Each runs under the steady load of
 // runScenario, which checks every acknowledged message in MongoDB afterwards.

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { sleep } from '../../../src/lifecycle/wait.js';
 
 /**
  * A TCP forwarder on 127.0.0.1 used to cut the network between a process and a server
@@ -51,7 +52,7 @@ export class TcpProxy {
       pair.upstream.resetAndDestroy();
     }
     this.pairs.clear();
-    await new Promise((r) => setTimeout(r, ms));
+    await sleep(ms);
   }
 
   /** Stops listening and drops every connection. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
+import type { LoadUser } from '../load/send-job.js';
 import type { ChaosContext } from './scenario-runner.js';
 import { signUpUsers } from './scenario-runner.js';
-import type { LoadUser } from './send-job.js';
 
 /** One REST send on a new TCP connection, so that PM2's cluster master picks an instance. */
 function sendOnNewConnection(

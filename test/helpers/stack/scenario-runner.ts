@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { ChatApiError, ChatClient } from '../../../client/index.js';
+import { sleep } from '../../../src/lifecycle/wait.js';
+import { LoadGenerator } from '../load/load-generator.js';
+import type { LoadStats } from '../load/load-stats.js';
+import type { LoadUser } from '../load/send-job.js';
+import { checkAcked, type Verdict } from '../load/verify.js';
 import { recordFigures, type ScenarioFigures } from './figures.js';
-import { LoadGenerator } from './load-generator.js';
-import type { LoadStats } from './load-stats.js';
 import { crashLines } from './pm2-logs.js';
-import { sleep, type LoadUser } from './send-job.js';
 import { ChaosStack, type StackOptions } from './stack.js';
-import { checkAcked, type Verdict } from './verify.js';
 
 /** Durations and sizes of a suite: `SHORT` inside `npm test`, `FULL` in `npm run test:chaos`. */
 export interface ChaosTiming {
@@ -101,18 +103,20 @@ export async function signUpUsers(baseUrl: string, n: number): Promise<LoadUser[
     const username = `c${run}_${i}`;
     let last = '';
     for (let attempt = 0; attempt < 20; attempt++) {
-      const res = await fetch(`${baseUrl}/api/auth/signup`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username, password: 'correct horse battery' }),
-      }).catch((err: Error) => err);
-      if (!(res instanceof Error) && res.status === 201) {
-        const body = (await res.json()) as { user: { id: string }; token: string };
-        users.push({ id: body.user.id, username, token: body.token });
+      try {
+        const { user, token } = await new ChatClient({ baseUrl }).signup({
+          username,
+          password: 'correct horse battery',
+        });
+        users.push({ id: user.id, username, token });
         break;
+      } catch (err) {
+        last =
+          err instanceof ChatApiError
+            ? `${err.status} ${err.code}: ${err.message}`
+            : (err as Error).message;
+        await sleep(250);
       }
-      last = res instanceof Error ? res.message : `${res.status} ${await res.text()}`;
-      await sleep(250);
     }
     if (users.length !== i + 1) throw new Error(`signup of ${username} failed: ${last}`);
   }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../src/local/project-root.js';
+import { projectRoot } from '../../../src/local/project-root.js';
 
 /** The figures of one scenario run, as printed and written to test/chaos/results.json. */
 export interface ScenarioFigures {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { sleep } from '../../../src/lifecycle/wait.js';
 import { LoadStats } from './load-stats.js';
 import { sendOverRest } from './rest-sender.js';
-import { sleep, type LoadUser, type SendJob } from './send-job.js';
+import type { LoadUser, SendJob } from './send-job.js';
 import { WsSender } from './ws-sender.js';
 
 /** What a load run does; every loop in it is bounded by `maxMessagesPerSender` and time. */

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ERROR_CODES, type ErrorCode } from '../../src/errors/error-codes.js';
+import { ERROR_CODES, type ErrorCode } from '../../../src/errors/error-codes.js';
 import type { LoadStats } from './load-stats.js';
 import { backoffMs, sleepUntil, type LoadUser, type SendJob } from './send-job.js';
 
