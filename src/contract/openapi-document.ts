@@ -43,7 +43,8 @@ Conventions that hold for every path:
 - Bodies are JSON in UTF-8 with \`Content-Type: application/json\` (a \`charset\`, if any, \`utf-8\`). Every POST, PUT or PATCH body is checked before authentication and routing, whatever the path: another type or none is 415 UNSUPPORTED_MEDIA_TYPE, over 100 KiB 413 PAYLOAD_TOO_LARGE, bytes that are not valid UTF-8 or not JSON 400 BAD_JSON. A request without a body (\`Content-Length: 0\`) reads as \`{}\`.
 - Every error is \`{ "error": { "code", "message" } }\` (components/schemas/ErrorBody) with the status of its code; each operation lists the codes it can answer with.
 - A method a path does not list is 405 METHOD_NOT_ALLOWED with \`Allow\` naming the path's methods (components/responses/MethodNotAllowed); a method no route has is 501 NOT_IMPLEMENTED (components/responses/NotImplemented); an unknown path is 404 NOT_FOUND (components/responses/NoRoute). \`OPTIONS\` answers 200 with \`Allow\`, and \`HEAD\` as \`GET\` without the body.
-- A request not answered within REQUEST_TIMEOUT_MS (10 s) gets 503 SERVICE_UNAVAILABLE with \`Retry-After: 1\`.`;
+- A request not answered within REQUEST_TIMEOUT_MS (10 s) gets 503 SERVICE_UNAVAILABLE with \`Retry-After: 1\`.
+- Node's HTTP server itself, before any route, answers bytes it cannot take as a request without a JSON body and closes the connection: 400 (malformed), 431 (headers over 16 KiB), 408 (headers or body not sent within HEADERS_TIMEOUT_MS / RECEIVE_TIMEOUT_MS).`;
 
 /** Builds the OpenAPI 3.1 document of the REST API from the route table. */
 export function buildOpenApiDocument(): OpenApiDocument {
