@@ -33,6 +33,7 @@ if (!existsSync(path.join(root, 'dist', 'config', 'config.js'))) {
 }
 const { CONFIG_EXIT_CODE, ConfigError, loadConfig } = require('./dist/config/config.js');
 const { readEnvFiles } = require('./dist/config/load-env.js');
+const { findMongod } = require('./dist/local/ferretdb-binary.js');
 
 // The files are merged into a copy: PM2 hands its own environment to the apps, which read
 // the same files themselves.
@@ -53,11 +54,6 @@ function answers(port) {
   return spawnSync(process.execPath, ['-e', probe], { timeout: 2000 }).status === 0;
 }
 
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
 const apps = [];
 
 if (config.redis.isLocalDefault && !answers(6379)) {
@@ -73,7 +69,7 @@ if (config.redis.isLocalDefault && !answers(6379)) {
 }
 
 if (config.mongo.isLocalDefault && !answers(27017)) {
-  const mongod = which('mongod');
+  const mongod = findMongod();
   apps.push(
     mongod
       ? {

@@ -40,8 +40,8 @@ async function versionOf(go: string): Promise<string | undefined> {
   }
 }
 
-/** The module version of the toolchain for this machine, e.g. `v0.0.1-go1.24.13.linux-amd64`. */
-function toolchainModuleVersion(): string {
+/** The module version of Go `goVersion` for this machine, e.g. `v0.0.1-go1.24.13.linux-amd64`. */
+function toolchainModuleVersion(goVersion: string): string {
   const arch = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'armv6l' }[process.arch as string];
   const platform = { linux: 'linux', darwin: 'darwin', freebsd: 'freebsd' }[
     process.platform as string
@@ -49,7 +49,7 @@ function toolchainModuleVersion(): string {
   if (!arch || !platform) {
     throw new Error(`No Go toolchain module for ${process.platform}/${process.arch}`);
   }
-  return `v0.0.1-go${FETCHED_GO_VERSION}.${platform}-${arch}`;
+  return `v0.0.1-go${goVersion}.${platform}-${arch}`;
 }
 
 /** Module zips keep no file modes: the toolchain's programs must be made executable again. */
@@ -66,24 +66,27 @@ function restoreExecutables(goroot: string): void {
 }
 
 /**
- * Fetches Go {@link FETCHED_GO_VERSION} as the module `golang.org/toolchain` with an older
- * `go` (module downloads work in every Go with modules; Go ≥ 1.21 would also switch
- * toolchains by itself, Debian 12's 1.19 does not) and returns its `go` command. The module
- * cache keeps it, so later builds find it without a download.
+ * Fetches Go `goVersion` as the module `golang.org/toolchain` with another `go` (module
+ * downloads work in every Go with modules; Go ≥ 1.21 would also switch toolchains by itself,
+ * Debian 12's 1.19 does not) and returns its `go` command. The module cache keeps it, so
+ * later builds find it without a download.
  */
-async function fetchToolchain(olderGo: string): Promise<string> {
-  const mod = `golang.org/toolchain@${toolchainModuleVersion()}`;
+export async function fetchGoToolchain(
+  withGo: string,
+  goVersion = FETCHED_GO_VERSION,
+): Promise<string> {
+  const mod = `golang.org/toolchain@${toolchainModuleVersion(goVersion)}`;
   let dir: string;
   try {
     // Outside any module (tools/ferretdb's go.mod asks for a newer Go than olderGo).
-    const { stdout } = await run(olderGo, ['mod', 'download', '-json', mod], {
+    const { stdout } = await run(withGo, ['mod', 'download', '-json', mod], {
       cwd: os.tmpdir(),
       env: { ...process.env, GO111MODULE: 'on', GOFLAGS: '' },
       maxBuffer: 1 << 20,
     });
     dir = (JSON.parse(stdout) as { Dir: string }).Dir;
   } catch (err) {
-    throw new Error(`Fetching ${mod} with ${olderGo} failed: ${(err as Error).message}`, {
+    throw new Error(`Fetching ${mod} with ${withGo} failed: ${(err as Error).message}`, {
       cause: err,
     });
   }
@@ -117,5 +120,5 @@ export async function findGoToolchain(
     `Go ${older.version.replace(/^go/, '')} (${older.go}) is older than ${MINIMUM.join('.')}: ` +
       `fetching Go ${FETCHED_GO_VERSION} as the module golang.org/toolchain with it…`,
   );
-  return fetchToolchain(older.go);
+  return fetchGoToolchain(older.go);
 }

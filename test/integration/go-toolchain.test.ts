@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FETCHED_GO_VERSION, findGoToolchain } from '../../src/local/go-toolchain.js';
+import {
+  FETCHED_GO_VERSION,
+  fetchGoToolchain,
+  findGoToolchain,
+} from '../../src/local/go-toolchain.js';
 
 const run = promisify(execFile);
 
@@ -17,15 +21,7 @@ async function olderGo(): Promise<string> {
     );
     if (!version) continue;
     if (Number(version[1]) === 1 && Number(version[2]) < 24) return go;
-    const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
-    const { stdout } = await run(
-      go,
-      ['mod', 'download', '-json', `golang.org/toolchain@v0.0.1-go1.19.13.linux-${arch}`],
-      { cwd: os.tmpdir(), env: { ...process.env, GOTOOLCHAIN: 'local' } },
-    );
-    const dir = (JSON.parse(stdout) as { Dir: string }).Dir;
-    for (const f of readdirSync(path.join(dir, 'bin'))) chmodSync(path.join(dir, 'bin', f), 0o555);
-    return path.join(dir, 'bin', 'go');
+    return fetchGoToolchain(go, '1.19.13');
   }
   throw new Error('no Go installed: the FerretDB build and this test need one');
 }
